@@ -1,0 +1,23 @@
+"""Shared pytest fixtures: a tiny generated VOC2012-layout dataset."""
+import pytest
+
+# The tiny dataset shared by every test of the session: small enough to be
+# generated in well under a second, large enough that every split is non-empty
+# and most classes occur.
+TINY_VOC = dict(num_train=24, num_val=12, num_aug=24, img_size=64, seed=0)
+
+
+@pytest.fixture(scope='session')
+def voc_root(tmp_path_factory) -> str:
+    """Root (the ``VOC2012`` folder itself) of a tiny generated VOC dataset.
+
+    64x64 images, seed 0: 24 ``train``, 12 ``val`` and 24 extra images, so
+    ``trainaug.txt`` lists 48 ids and ``aug.txt`` 24. Masks exist in
+    ``SegmentationClass`` (train + val) and ``SegmentationClassAug`` (all).
+    Read ``meta.json`` in the root for the generator's ground truth.
+    """
+    from mmc2am.datasets.voc_generator import generate_voc_dataset
+
+    root = tmp_path_factory.mktemp('voc') / 'VOC2012'
+    generate_voc_dataset(str(root), **TINY_VOC)
+    return str(root)
