@@ -10,6 +10,13 @@ from .version import __version__
 
 register_checkpoint_safe_globals()
 
-from . import cam, datasets, engine, evaluation, models  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    cam,
+    datasets,
+    engine,
+    evaluation,
+    models,
+    visualization,
+)
 
 __all__ = ['__version__']

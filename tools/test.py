@@ -6,14 +6,16 @@ For the classifier configs this is the seed evaluation (``SeedMetric`` over a
 sweep of background thresholds, CAM files with ``model.test_cfg.cam_dir``).
 """
 import argparse
+import json
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmc2am.utils import prepare_cfg_for_device
+from mmc2am.utils import atomic_open, prepare_cfg_for_device
 
 
 def parse_args():
@@ -117,7 +119,12 @@ def main():
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
-    runner.test()
+    metrics = runner.test()
+    # A machine-readable copy of the metrics for scripts (the pipeline's
+    # results table); mmengine only logs them.
+    if is_main_process():
+        with atomic_open(osp.join(cfg.work_dir, 'test_metrics.json'), 'w') as f:
+            json.dump(metrics, f, indent=2, default=float)
 
 
 if __name__ == '__main__':

@@ -4,6 +4,9 @@ import tempfile
 from contextlib import contextmanager
 from typing import IO, Iterator
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_open(path: str, mode: str = 'wb') -> Iterator[IO]:
@@ -21,6 +24,8 @@ def atomic_open(path: str, mode: str = 'wb') -> Iterator[IO]:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         dir=folder, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
+    # mkstemp makes the file owner-only; give it the usual open() mode
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, mode) as f:
             yield f

@@ -1,0 +1,3 @@
+from .seed_metric import SeedMetric
+
+__all__ = ['SeedMetric']

@@ -1,0 +1,390 @@
+"""Seed mIoU of CAMs at every background threshold of a sweep, in one pass.
+
+The seed of an image at background threshold ``t`` is IRN's
+(``step/eval_cam.py``): a constant plane ``t`` is put in front of the
+(max-normalised) CAMs of the image's ground-truth classes, the argmax over the
+planes is mapped to class ids (0 = background). ``np.argmax`` picks the first
+plane on ties, so a pixel is foreground (class ``argmax_k cam_k``) iff
+``max_k cam_k > t`` and background otherwise.
+
+For a sorted sweep ``t_0 < ... < t_{T-1}`` a pixel with peak ``m`` is
+foreground exactly at the thresholds ``t_j < m``, i.e. for ``j < b`` with
+``b = searchsorted(t, m, side='left')``. So one bincount over
+``(gt, argmax class, b)`` per image holds the confusion matrices of every
+threshold: cumulative sums over ``b`` recover them (see
+:func:`sweep_confusions`). The CAM is read once, whatever the number of
+thresholds.
+"""
+import io
+import json
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from mmengine.registry import METRICS
+from prettytable import PrettyTable
+
+from mmc2am.utils.io import atomic_open
+
+# 0.00, 0.01, ..., 0.95: on VOC the best seed threshold lies near 0.15, on
+# strongly confounded data it can lie far higher.
+DEFAULT_THRESHOLDS = tuple(np.round(np.arange(96) * 0.01, 2).tolist())
+
+
+def _to_numpy(x) -> np.ndarray:
+    """Tensor / array / mmengine ``PixelData`` dict to a numpy array."""
+    if isinstance(x, dict) and 'data' in x:  # PixelData.to_dict()
+        x = x['data']
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def seed_counts(cams: np.ndarray,
+                labels: np.ndarray,
+                gt: np.ndarray,
+                thresholds: np.ndarray,
+                num_labels: int,
+                ignore_index: int = 255) -> Tuple[np.ndarray, np.ndarray]:
+    """Sparse ``(gt, argmax label, bucket)`` pixel counts of one image.
+
+    Args:
+        cams (np.ndarray): (K, H, W) CAMs of the image's K classes
+            (normally max-normalised to [0, 1]). K may be 0.
+        labels (np.ndarray): (K,) label id of each map (1-based: 0 is
+            background).
+        gt (np.ndarray): (H, W) ground-truth label ids, ``ignore_index``
+            for unlabelled pixels.
+        thresholds (np.ndarray): (T,) ascending background thresholds, in the
+            dtype of ``cams`` (the comparison is then the reference's
+            ``argmax`` over ``[t, cams]`` bit for bit).
+        num_labels (int): N, number of label ids (background + classes).
+        ignore_index (int): Label ignored in ``gt``.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``index`` (int32, M) into the
+        flattened (N, N, T + 1) count array and the ``count`` (int64, M) of
+        each; M is the number of distinct (gt, label, bucket) triples, a few
+        hundred at most in practice, so results stay small when gathered
+        across ranks.
+    """
+    if cams.ndim != 3 or cams.shape[1:] != gt.shape:
+        raise ValueError(f'CAMs of shape {cams.shape} do not match the '
+                         f'ground truth of shape {gt.shape}')
+    N, T = num_labels, len(thresholds)
+    # Ignored pixels go to an extra ground-truth row N, dropped at the end:
+    # cheaper than gathering the valid pixels of every CAM plane.
+    gt = gt.astype(np.int64)
+    in_range = (gt >= 0) & (gt < N)
+    row = np.where(in_range, gt, N)
+    if not (in_range | (gt == ignore_index)).all():
+        bad = np.unique(gt[~in_range & (gt != ignore_index)])
+        raise ValueError(f'ground-truth labels outside [0, {N}) and != '
+                         f'{ignore_index}: {bad}')
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0:
+        # No class present: background at every threshold (bucket 0).
+        col_bucket = 0
+    else:
+        # Peak and first argmax over the planes (ties to the lower index,
+        # as np.argmax); a loop over the few planes beats argmax(axis=0).
+        peak = cams[0].copy()
+        pred = np.full(peak.shape, labels[0])
+        for plane, label in zip(cams[1:], labels[1:]):
+            pred[plane > peak] = label
+            np.maximum(peak, plane, out=peak)
+        # Number of thresholds strictly below the peak: the pixel is
+        # foreground at exactly those (ties go to background).
+        col_bucket = pred * (T + 1) + np.searchsorted(
+            thresholds, peak, side='left')
+    flat = row * (N * (T + 1)) + col_bucket
+    counts = np.bincount(
+        np.ravel(flat), minlength=(N + 1) * N * (T + 1))[:N * N * (T + 1)]
+    index = np.flatnonzero(counts)
+    return index.astype(np.int32), counts[index]
+
+
+def sweep_confusions(counts: np.ndarray) -> np.ndarray:
+    """Confusion matrices at every threshold from the bucketed counts.
+
+    Args:
+        counts (np.ndarray): (N, N, T + 1) pixel counts by (gt, argmax label,
+            bucket), bucket ``b`` = number of thresholds below the pixel's
+            peak CAM.
+
+    Returns:
+        np.ndarray: (T, N, N) int64 confusion matrices (rows: ground truth,
+        columns: prediction) at each threshold.
+    """
+    cum = np.cumsum(counts, axis=2)  # cum[..., j]: buckets <= j
+    total = cum[..., -1:]
+    # Threshold j: foreground where bucket > j, background where bucket <= j.
+    conf = (total - cum[..., :-1]).transpose(2, 0, 1).copy()
+    conf[:, :, 0] += cum[..., :-1].sum(axis=1).T
+    return conf
+
+
+def confusion_iou(conf: np.ndarray) -> np.ndarray:
+    """Per-class IoU of (..., N, N) confusion matrices; NaN where 0 / 0."""
+    tp = np.diagonal(conf, axis1=-2, axis2=-1).astype(np.float64)
+    union = conf.sum(-1) + conf.sum(-2) - tp
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return tp / union
+
+
+def _nanmean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``np.nanmean`` without the all-NaN warning (the result is NaN)."""
+    valid = ~np.isnan(x)
+    n = valid.sum(axis)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return np.where(valid, x, 0).sum(axis) / np.where(n, n, np.nan)
+
+
+@METRICS.register_module()
+class SeedMetric(BaseMetric):
+    """Seed mIoU of CAMs over a sweep of background thresholds.
+
+    Registered in mmengine's root ``METRICS``, so it builds from the mmseg and
+    mmpretrain scopes alike. Every data sample must carry:
+
+    - ``cam_key`` (default ``high_res_cam``): (K, H, W) CAMs of the image's
+      K ground-truth classes at full resolution, max-normalised (as written
+      by :func:`mmc2am.cam.predict_cams`);
+    - ``keys_key`` (default ``cam_keys``): (K,) 0-based class index of each
+      map;
+    - ``gt_key`` (default ``gt_seg_map``): (H, W) ground-truth mask with
+      0 = background, 1..C = classes and ``ignore_index`` unlabelled
+      (an mmseg ``gt_sem_seg`` PixelData also works).
+
+    Per image only the sparse (gt, label, bucket) counts are kept
+    (:func:`seed_counts`), so results gathered across ranks stay small, and
+    each image is one result (duplicates padded by a ``round_up`` sampler are
+    dropped by mmengine's ``collect_results``).
+
+    The reported metrics are ``mIoU`` (percent, at the best threshold),
+    ``best_threshold`` and ``aAcc`` (percent, at the best threshold). The
+    per-class table at the best threshold goes to the logger; the whole
+    mIoU-vs-threshold curve is written as ``seed_sweep.json`` and
+    ``seed_sweep.png`` into ``output_dir`` (default: the runner's log
+    folder, ``work_dir/<timestamp>``) and, when a Visualizer exists, the plot
+    is sent to its backends (e.g. TensorBoard).
+
+    Args:
+        thresholds (Sequence[float], optional): Background thresholds.
+            Defaults to 0.00, 0.01, ..., 0.95 (96 values).
+        num_classes (int, optional): Number of foreground classes C. Defaults
+            to the dataset's classes (without a leading ``background``).
+        class_names (Sequence[str], optional): The C foreground names, for
+            the table. Defaults to the dataset's.
+        ignore_index (int): Ground-truth label to ignore. Defaults to 255.
+        cam_key (str): Data-sample field with the CAMs.
+        keys_key (str): Data-sample field with the class index of each map.
+        gt_key (str): Data-sample field with the ground-truth mask.
+        output_dir (str, optional): Folder for the curve files.
+        save_curve (bool): Write the curve files. Defaults to True.
+        collect_device (str): ``'cpu'`` or ``'gpu'``.
+        prefix (str, optional): Prefix of the metric names.
+    """
+
+    default_prefix: Optional[str] = None
+
+    def __init__(self,
+                 thresholds: Optional[Sequence[float]] = None,
+                 num_classes: Optional[int] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 ignore_index: int = 255,
+                 cam_key: str = 'high_res_cam',
+                 keys_key: str = 'cam_keys',
+                 gt_key: str = 'gt_seg_map',
+                 output_dir: Optional[str] = None,
+                 save_curve: bool = True,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        thr = np.asarray(
+            DEFAULT_THRESHOLDS if thresholds is None else thresholds,
+            dtype=np.float64)
+        if thr.ndim != 1 or thr.size == 0 or np.isnan(thr).any():
+            raise ValueError(f'thresholds must be a non-empty list of '
+                             f'numbers, got {thresholds}')
+        self.thresholds = np.unique(thr)  # sorted, as searchsorted needs
+        self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names else None
+        self.ignore_index = ignore_index
+        self.cam_key = cam_key
+        self.keys_key = keys_key
+        self.gt_key = gt_key
+        self.output_dir = output_dir
+        self.save_curve = save_curve
+
+    # ------------------------------------------------------------------ names
+    def _foreground_names(self) -> List[str]:
+        """The C foreground class names (background excluded)."""
+        if self.class_names is not None:
+            names = list(self.class_names)
+        else:
+            names = list((self.dataset_meta or {}).get('classes', ()) or ())
+            if names and str(names[0]).lower() in ('background', 'bg'):
+                names = names[1:]  # an mmseg-style 21-class list
+        if self.num_classes is not None:
+            if names and len(names) != self.num_classes:
+                raise ValueError(f'num_classes={self.num_classes} but '
+                                 f'{len(names)} class names: {names}')
+            return names or [f'class{i}' for i in range(self.num_classes)]
+        if not names:
+            raise ValueError('SeedMetric needs num_classes, class_names or '
+                             "dataset_meta['classes']")
+        return names
+
+    # ---------------------------------------------------------------- process
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Keep the sparse bucketed pixel counts of each image.
+
+        Args:
+            data_batch: Unused.
+            data_samples (Sequence[dict]): Model outputs (see the class doc).
+        """
+        num_labels = len(self._foreground_names()) + 1
+        for sample in data_samples:
+            cams = _to_numpy(sample[self.cam_key])
+            if cams.dtype != np.float64:
+                cams = cams.astype(np.float32, copy=False)
+            keys = _to_numpy(sample[self.keys_key]).astype(np.int64).ravel()
+            gt = _to_numpy(sample[self.gt_key])
+            if gt.ndim == 3 and gt.shape[0] == 1:
+                gt = gt[0]
+            # Compare in the CAM's dtype, as the reference does when it pads
+            # the float32 CAMs with the threshold.
+            thr = self.thresholds.astype(cams.dtype)
+            self.results.append(
+                seed_counts(cams, keys + 1, gt, thr, num_labels,
+                            self.ignore_index))
+
+    # ---------------------------------------------------------------- compute
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Best-threshold mIoU from the gathered counts (rank 0 only).
+
+        Args:
+            results (list): ``(index, count)`` per image.
+
+        Returns:
+            dict: ``mIoU``, ``aAcc`` (percent) and ``best_threshold``.
+        """
+        logger: MMLogger = MMLogger.get_current_instance()
+        names = ['background'] + self._foreground_names()
+        N, T = len(names), len(self.thresholds)
+        counts = np.zeros(N * N * (T + 1), dtype=np.int64)
+        for index, count in results:
+            np.add.at(counts, index, count)
+        conf = sweep_confusions(counts.reshape(N, N, T + 1))  # (T, N, N)
+        iou = confusion_iou(conf)  # (T, N)
+        miou = _nanmean(iou)  # (T,)
+        if np.isnan(miou).all():
+            raise ValueError('SeedMetric: no labelled pixel to evaluate')
+        best = int(np.nanargmax(miou))  # the lowest threshold on ties
+        best_conf = conf[best]
+        gt_area = best_conf.sum(1)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            acc = np.diag(best_conf) / gt_area
+        a_acc = np.diag(best_conf).sum() / max(gt_area.sum(), 1)
+
+        table = PrettyTable()
+        table.add_column('Class', names)
+        table.add_column('IoU', np.round(iou[best] * 100, 2).tolist())
+        table.add_column('Acc', np.round(acc * 100, 2).tolist())
+        thr_best = float(self.thresholds[best])
+        print_log(f'seed per class results at the best background threshold '
+                  f'{thr_best:.2f} ({len(results)} images):', logger)
+        print_log('\n' + table.get_string(), logger=logger)
+        step = max(1, T // 10)
+        print_log('seed mIoU by threshold: ' + ', '.join(
+            f'{t:.2f}: {m * 100:.2f}'
+            for t, m in zip(self.thresholds[::step], miou[::step])), logger)
+
+        curve = dict(
+            thresholds=[float(t) for t in self.thresholds],
+            mIoU=[None if np.isnan(m) else float(m * 100) for m in miou],
+            best_threshold=thr_best,
+            best_mIoU=float(miou[best] * 100),
+            best_IoU={
+                n: None if np.isnan(v) else float(v * 100)
+                for n, v in zip(names, iou[best])
+            },
+            num_images=len(results))
+        if self.save_curve:
+            self._save_curve(curve, logger)
+
+        return dict(
+            mIoU=float(np.round(miou[best] * 100, 2)),
+            aAcc=float(np.round(a_acc * 100, 2)),
+            best_threshold=thr_best)
+
+    # ------------------------------------------------------------------ files
+    def _curve_dir(self) -> Optional[str]:
+        """``output_dir``, else the folder of the runner's log file."""
+        if self.output_dir:
+            return self.output_dir
+        logger = MMLogger.get_current_instance()
+        log_file = getattr(logger, 'log_file', None)
+        return osp.dirname(osp.abspath(log_file)) if log_file else None
+
+    def _save_curve(self, curve: dict, logger: MMLogger) -> None:
+        """Write the curve as JSON and PNG, and hand the PNG to the
+        Visualizer's backends."""
+        out_dir = self._curve_dir()
+        png = render_curve(curve)
+        if out_dir is None:
+            print_log('SeedMetric: no output_dir and no log file, the '
+                      'threshold curve is not written', logger)
+        else:
+            json_path = osp.join(out_dir, 'seed_sweep.json')
+            with atomic_open(json_path, 'w') as f:
+                json.dump(curve, f, indent=1)
+            with atomic_open(osp.join(out_dir, 'seed_sweep.png'), 'wb') as f:
+                f.write(png)
+            print_log(f'seed mIoU-vs-threshold curve written to {json_path} '
+                      'and seed_sweep.png', logger)
+        try:
+            from mmengine.visualization import Visualizer
+            vis = Visualizer.get_current_instance()
+        except RuntimeError:  # no visualizer in this process
+            return
+        if vis._vis_backends:
+            import mmcv
+            vis.add_image('seed_sweep', mmcv.imfrombytes(
+                png, channel_order='rgb'))
+
+
+def render_curve(curve: dict) -> bytes:
+    """PNG bytes of the mIoU-vs-threshold plot of a :class:`SeedMetric`
+    curve dict (``thresholds``, ``mIoU``, ``best_threshold``,
+    ``best_mIoU``)."""
+    # A bare Figure (no pyplot) renders with Agg whatever the backend, and
+    # leaves no global figure state behind.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.add_subplot()
+    miou = [np.nan if m is None else m for m in curve['mIoU']]
+    ax.plot(curve['thresholds'], miou, color='tab:blue')
+    ax.axvline(curve['best_threshold'], color='tab:red', ls='--', lw=1)
+    ax.annotate(
+        f"best {curve['best_mIoU']:.2f} @ {curve['best_threshold']:.2f}",
+        (curve['best_threshold'], curve['best_mIoU']),
+        textcoords='offset points', xytext=(6, -14), color='tab:red')
+    ax.set_xlabel('background threshold')
+    ax.set_ylabel('seed mIoU (%)')
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png')
+    return buf.getvalue()
+
+
+__all__ = [
+    'DEFAULT_THRESHOLDS', 'SeedMetric', 'confusion_iou', 'render_curve',
+    'seed_counts', 'sweep_confusions'
+]
