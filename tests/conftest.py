@@ -21,3 +21,13 @@ def voc_root(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('voc') / 'VOC2012'
     generate_voc_dataset(str(root), **TINY_VOC)
     return str(root)
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """Undo any mmengine default scope a test sets, so order never matters."""
+    from mmengine.registry import DefaultScope
+
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict = saved
