@@ -1,0 +1,92 @@
+# PASCAL VOC 2012, segmentation layout (mmseg's voc_aug.py converter), with
+# image-level labels taken from the masks.
+# train: train_aug (10,582 ids, SegmentationClassAug) with IRN's augmentation;
+# val:   multi-label mAP on val (1,449 ids);
+# test:  seeds on train (1,464 ids with the official masks).
+dataset_type = 'VOCImageLevelDataset'
+data_root = 'data/VOCdevkit/VOC2012'
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    # long side to a random value in [320, 640], aspect ratio kept
+    dict(
+        type='RandomResize',
+        scale=(640, 640),
+        ratio_range=(0.5, 1.0),
+        keep_ratio=True,
+        interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    # pad with the ImageNet mean (BGR here: the image is BGR until the data
+    # preprocessor) so padding normalises to 0, as IRN's crop
+    dict(
+        type='RandomCrop',
+        crop_size=512,
+        pad_if_needed=True,
+        pad_val=(103.53, 116.28, 123.675)),
+    dict(type='PackInputs'),
+]
+val_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='PackInputs'),
+]
+# Seeds: the whole image and its mask (palette PNG: read with pillow to get
+# the class ids); the CAMs are computed at the original size.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='mmcv.LoadAnnotations',
+        with_bbox=False,
+        with_label=False,
+        with_seg=True,
+        imdecode_backend='pillow'),
+    dict(
+        type='PackInputs',
+        algorithm_keys=('gt_seg_map', ),
+        meta_keys=('sample_idx', 'img_id', 'img_path', 'ori_shape',
+                   'img_shape')),
+]
+
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/trainaug.txt',
+        data_prefix=dict(
+            img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        pipeline=train_pipeline))
+# batch 1: images keep their own size (padding would change the GAP scores)
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/val.txt',
+        data_prefix=dict(
+            img_path='JPEGImages', seg_map_path='SegmentationClass'),
+        pipeline=val_pipeline,
+        test_mode=True))
+val_evaluator = [
+    dict(type='AveragePrecision'),
+    dict(type='MultiLabelMetric', average='macro'),
+]
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/train.txt',
+        data_prefix=dict(
+            img_path='JPEGImages', seg_map_path='SegmentationClass'),
+        pipeline=test_pipeline,
+        test_mode=True))
+test_evaluator = dict(type='SeedMetric')

@@ -1,0 +1,30 @@
+# C2AM: fine-tune the plain-CAM classifier with the front-door adjustment
+# (scores = mean_hw(logits * global CAM), BCE-with-logits). The global CAM is
+# computed by GlobalCAMHook before the first iteration with the loaded
+# plain-CAM weights (multi-scale + flip over train_aug, by-class mean, 128 x 128)
+# and saved with the checkpoints.
+#   python tools/train.py configs/c2am/cam_r50_voc.py   # first
+#   python tools/train.py configs/c2am/voc_r50.py
+#   python tools/test.py configs/c2am/voc_r50.py work_dirs/voc_r50/epoch_4.pth
+_base_ = ['./cam_r50_voc.py']
+
+load_from = 'work_dirs/cam_r50_voc/epoch_5.pth'
+
+model = dict(
+    # fine-tuning starts from load_from, not from ImageNet
+    backbone=dict(init_cfg=None),
+    head=dict(adjustment='front_door'))
+
+custom_hooks = [
+    dict(
+        type='GlobalCAMHook',
+        scales=(1.0, 0.5, 1.5, 2.0),
+        flip=True,
+        reduce='by_class',
+        priority='ABOVE_NORMAL')
+]
+
+# 4 epochs, lr 5e-4 backbone / 5e-3 head (lr_mult 10), weight decay 1e-4, poly
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
+param_scheduler = dict(end=4)
+train_cfg = dict(max_epochs=4)

@@ -1,0 +1,3 @@
+from .global_cam_hook import GlobalCAMHook
+
+__all__ = ['GlobalCAMHook']

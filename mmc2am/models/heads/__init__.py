@@ -1,0 +1,3 @@
+from .causal_cam_head import CausalCAMHead
+
+__all__ = ['CausalCAMHead']

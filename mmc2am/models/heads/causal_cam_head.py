@@ -1,0 +1,235 @@
+"""CAM head with the causal front-door adjustment of C2AM.
+
+The head is IRN's CAM classifier (global average pooling, then a 1x1 conv
+without bias to ``C`` classes) with a switch on how the class score that
+enters the loss is formed:
+
+- ``adjustment=None``: plain CAM. The score is the logit
+  ``z = conv1x1(GAP(f))``; the loss is the multilabel soft-margin loss (equal
+  to sigmoid BCE-with-logits averaged over batch and classes).
+- ``'front_door'``: C2AM as the reference computes it,
+  ``s = mean_hw(z[:, :, None, None] * G)``, then BCE-with-logits. Mean pooling
+  is linear, so ``s_c = z_c * mean_hw(G_c)``: a fixed per-class scale of the
+  logits. It is computed in that form (a (C,) vector times (B, C)), which
+  costs nothing next to the backbone, instead of building the (B, C, S, S)
+  product.
+- ``'front_door_spatial'``: the spatial use of ``G``: the per-pixel logit
+  map ``m = conv1x1(f)`` (before ReLU) pooled with the weights ``G_c``
+  resized to the feature size, ``s_c = sum_hw(m_c * G_c) / sum_hw(G_c)``.
+  With a constant ``G`` this is exactly the plain logit.
+
+``G`` (the global CAM, ``C x S x S``) is a registered buffer, so it is saved
+in and restored from checkpoints, together with the buffer flag
+``global_cam_set`` that tells :class:`~mmc2am.engine.GlobalCAMHook` whether
+it still has to be computed.
+"""
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmpretrain.models.heads import MultiLabelClsHead
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample, label_to_onehot
+from torch import Tensor
+
+ADJUSTMENTS = (None, 'front_door', 'front_door_spatial')
+
+
+@MODELS.register_module()
+class CausalCAMHead(MultiLabelClsHead):
+    """GAP + 1x1 conv multi-label head with an optional front-door adjustment.
+
+    Args:
+        num_classes (int): Number of (foreground) classes ``C``.
+        in_channels (int): Channels of the last backbone feature map.
+        adjustment (str, optional): ``None`` (plain CAM), ``'front_door'``
+            (C2AM, per-class scale) or ``'front_door_spatial'`` (logit map
+            pooled with the global CAM as weights). Defaults to None.
+        global_cam_size (int): Side ``S`` of the global CAM buffer.
+            Defaults to 128 (the reference).
+        predict_adjusted (bool): If True and the global CAM is set, the
+            predicted scores are ``sigmoid`` of the adjusted scores (what the
+            loss trains); if False (default) of the plain logits, the
+            classifier's ``P(Z|X)``. For ``'front_door'`` each class's average
+            precision is the same either way (a positive per-class scale keeps
+            the ranking), except for a class whose global CAM is all zeros
+            (no image of it ever activated): its adjusted score is constant.
+            Defaults to False.
+        loss (dict, optional): Loss config, called with ``reduction='mean'``
+            over all ``B x C`` elements, which with the default sigmoid
+            cross-entropy equals ``F.multilabel_soft_margin_loss``.
+            None means ``dict(type='CrossEntropyLoss', use_sigmoid=True)``.
+        thr (float, optional): Score threshold for ``pred_label``
+            (see :class:`MultiLabelClsHead`).
+        topk (int, optional): Top-k for ``pred_label``.
+        init_cfg (dict, optional): None means Xavier-uniform on the conv,
+            as IRN initialises its classifier.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 adjustment: Optional[str] = None,
+                 global_cam_size: int = 128,
+                 predict_adjusted: bool = False,
+                 loss: Optional[dict] = None,
+                 thr: Optional[float] = None,
+                 topk: Optional[int] = None,
+                 init_cfg: Optional[dict] = None):
+        if loss is None:
+            loss = dict(type='CrossEntropyLoss', use_sigmoid=True)
+        if init_cfg is None:
+            # IRN: xavier_uniform_ on the classifier
+            init_cfg = dict(
+                type='Xavier', layer='Conv2d', distribution='uniform')
+        super().__init__(loss=loss, thr=thr, topk=topk, init_cfg=init_cfg)
+        if adjustment not in ADJUSTMENTS:
+            raise ValueError(f'adjustment must be one of {ADJUSTMENTS}, '
+                             f'got {adjustment!r}')
+        if num_classes <= 0 or global_cam_size <= 0:
+            raise ValueError('num_classes and global_cam_size must be > 0')
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.adjustment = adjustment
+        self.global_cam_size = global_cam_size
+        self.predict_adjusted = predict_adjusted
+        self.conv = nn.Conv2d(in_channels, num_classes, 1, bias=False)
+        # Buffers, not parameters: saved in checkpoints, never trained.
+        self.register_buffer(
+            'global_cam',
+            torch.zeros(num_classes, global_cam_size, global_cam_size))
+        self.register_buffer('global_cam_set', torch.tensor(False))
+
+    # ------------------------------------------------------------------ #
+    # global CAM
+    # ------------------------------------------------------------------ #
+    @property
+    def has_global_cam(self) -> bool:
+        """Whether :meth:`set_global_cam` has filled the buffer."""
+        return bool(self.global_cam_set.item())
+
+    @torch.no_grad()
+    def set_global_cam(self, global_cam: Union[Tensor, np.ndarray]) -> None:
+        """Copy a (C, H, W) global CAM into the buffer and mark it as set.
+
+        Maps of another size are resized bilinearly to ``S x S`` (aspect ratio
+        ignored, as the reference does for each image's CAM).
+
+        Args:
+            global_cam (Tensor | np.ndarray): (C, H, W) non-negative maps.
+        """
+        g = torch.as_tensor(global_cam, dtype=torch.float32)
+        if g.dim() != 3 or g.shape[0] != self.num_classes:
+            raise ValueError(
+                f'global CAM must be ({self.num_classes}, H, W), '
+                f'got {tuple(g.shape)}')
+        if not torch.isfinite(g).all():
+            raise ValueError('global CAM holds NaN or inf values')
+        S = self.global_cam_size
+        if g.shape[1:] != (S, S):
+            g = F.interpolate(
+                g[None], size=(S, S), mode='bilinear',
+                align_corners=False)[0]
+        self.global_cam.copy_(g.to(self.global_cam.device))
+        self.global_cam_set.fill_(True)
+
+    # ------------------------------------------------------------------ #
+    # forward
+    # ------------------------------------------------------------------ #
+    def pre_logits(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
+        """The last feature map, (B, in_channels, h, w).
+
+        Already pooled features (B, in_channels), as a stock mmpretrain
+        config's ``GlobalAveragePooling`` neck gives, are taken as 1 x 1 maps.
+        """
+        x = feats[-1] if isinstance(feats, (tuple, list)) else feats
+        return x[:, :, None, None] if x.dim() == 2 else x
+
+    def forward(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
+        """Plain logits ``conv1x1(GAP(f))``, (B, C)."""
+        x = self.pre_logits(feats)
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.conv(x).flatten(1)
+
+    def cam(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
+        """CAMs ``relu(conv1x1(f))``, (B, C, h, w)."""
+        return F.relu(self.conv(self.pre_logits(feats)))
+
+    def adjusted_scores(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
+        """The (B, C) class scores the loss is computed on.
+
+        Raises:
+            RuntimeError: an adjustment is configured and no global CAM set.
+        """
+        if self.adjustment is None:
+            return self(feats)
+        if not self.has_global_cam:
+            raise RuntimeError(
+                f'CausalCAMHead(adjustment={self.adjustment!r}) needs the '
+                'global CAM: add GlobalCAMHook to custom_hooks, load a '
+                'checkpoint that holds it, or call head.set_global_cam().')
+        if self.adjustment == 'front_door':
+            # mean_hw(z_c * G_c) == z_c * mean_hw(G_c) (mean is linear).
+            return self(feats) * self.global_cam.mean(dim=(1, 2))
+        # front_door_spatial
+        x = self.pre_logits(feats)
+        logit_map = self.conv(x)  # (B, C, h, w), before ReLU
+        weights = self.spatial_weights(logit_map.shape[-2:])
+        return torch.einsum('bchw,chw->bc', logit_map, weights)
+
+    def spatial_weights(self, size: Sequence[int]) -> Tensor:
+        """``G_c`` resized to ``size`` and divided by its sum, (C, h, w).
+
+        A class whose resized map sums to zero (no training image held it)
+        gets uniform weights, i.e. its plain GAP logit, instead of 0/0.
+        """
+        g = F.interpolate(
+            self.global_cam[None], size=tuple(size), mode='bilinear',
+            align_corners=False)[0]
+        total = g.sum(dim=(1, 2), keepdim=True)
+        uniform = torch.full_like(g, 1.0 / (g.shape[-1] * g.shape[-2]))
+        return torch.where(total > 1e-12, g / total.clamp_min(1e-12), uniform)
+
+    # ------------------------------------------------------------------ #
+    # loss / predict
+    # ------------------------------------------------------------------ #
+    def loss(self, feats: Tuple[Tensor], data_samples: List[DataSample],
+             **kwargs) -> dict:
+        """Loss of the (adjusted) scores against the image labels.
+
+        Args:
+            feats (tuple[Tensor]): Backbone features; the last one is used.
+            data_samples (list[DataSample]): With ``gt_score`` (C,) or
+                ``gt_label`` (class indices).
+
+        Returns:
+            dict[str, Tensor]: ``{'loss': ...}``.
+        """
+        scores = self.adjusted_scores(feats)
+        if 'gt_score' in data_samples[0]:
+            target = torch.stack([s.gt_score.float() for s in data_samples])
+        else:
+            target = torch.stack([
+                label_to_onehot(s.gt_label, self.num_classes)
+                for s in data_samples
+            ]).float()
+        # Element-wise mean (no avg_factor): the multilabel soft-margin loss.
+        return dict(loss=self.loss_module(scores, target.to(scores), **kwargs))
+
+    def predict(self,
+                feats: Tuple[Tensor],
+                data_samples: Optional[List[DataSample]] = None
+                ) -> List[DataSample]:
+        """``pred_score`` = sigmoid of the scores (for mAP), ``pred_label``."""
+        if (self.adjustment is not None and self.predict_adjusted
+                and self.has_global_cam):
+            scores = self.adjusted_scores(feats)
+        else:
+            scores = self(feats)
+        return self._get_predictions(scores, data_samples)
+
+    def extra_repr(self) -> str:
+        return (f'adjustment={self.adjustment!r}, '
+                f'global_cam_size={self.global_cam_size}')
