@@ -1,0 +1,3 @@
+from .irnet import IRNet
+
+__all__ = ['IRNet']

@@ -1,0 +1,288 @@
+"""IRNet's class-boundary branch (Ahn et al., CVPR 2019), as an mmseg model.
+
+The reference (``net/resnet50_irn.py``) reads five levels of a frozen
+ImageNet ResNet-50 with output stride 16 (stem, ``layer1`` .. ``layer4``), maps
+each to 32 channels (1x1 conv without bias, GroupNorm(4), upsampling to
+stride 4 for the deeper levels, ReLU), concatenates them and predicts one
+boundary logit per stride-4 cell with a 1x1 conv. The boundary probability
+``b = sigmoid(logit)`` gives the affinity ``1 - max(b along the path)`` of
+every pair of cells closer than the path radius (10 at training,
+:class:`mmc2am.cam.path_index.PathIndex`), trained against the relation
+labels of the confident pseudo-mask:
+
+- positive pairs (same label), split into background and foreground:
+  ``-log(aff + 1e-5)``, each averaged over its pairs;
+- negative pairs (different labels): ``-log(1 + 1e-5 - aff)``;
+- ``loss = (bg / 2 + fg / 2 + neg) / 2``, reported as ``loss_bg_pos``
+  (``bg / 4``), ``loss_fg_pos`` (``fg / 4``) and ``loss_neg`` (``neg / 2``).
+
+The displacement branch of the reference (instance segmentation) is left out:
+it shares no trainable parameter with the boundary branch, so the semantic
+pseudo-masks do not depend on it.
+
+At test time the boundary map is the flip-averaged logit through a sigmoid,
+on the image zero-padded (after normalisation) to ``test_pad_size`` as IRN's
+``EdgeDisplacement`` does (512 for VOC), cropped to ``ceil(H/4) x ceil(W/4)``.
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch import Tensor
+
+from mmc2am.cam.path_index import PathIndex
+
+__all__ = ['IRNet']
+
+
+class BoundaryLevel(nn.Sequential):
+    """One level of the boundary branch: 1x1 conv, GroupNorm, upsample, ReLU.
+
+    The order (upsampling before the ReLU) is the reference's.
+
+    Args:
+        in_channels (int): Channels of the backbone level.
+        channels (int): Output channels (32 in IRN).
+        num_groups (int): GroupNorm groups (4 in IRN).
+        scale (int): Upsampling factor to stride 4 (1: none).
+    """
+
+    def __init__(self, in_channels: int, channels: int, num_groups: int,
+                 scale: int):
+        layers = [
+            nn.Conv2d(in_channels, channels, 1, bias=False),
+            nn.GroupNorm(num_groups, channels)
+        ]
+        if scale > 1:
+            layers.append(
+                nn.Upsample(
+                    scale_factor=scale, mode='bilinear',
+                    align_corners=False))
+        layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+@MODELS.register_module()
+class IRNet(BaseModel):
+    """Inter-pixel relation network: class boundaries from relation labels.
+
+    Args:
+        backbone (dict): A ResNet of mmseg or mmpretrain (anything with
+            ``conv1``/``norm1``/``relu`` or ``stem``, ``maxpool`` and
+            ``res_layers``), output stride 16 (``strides=(1, 2, 2, 1)``).
+            It is frozen: no gradient, BatchNorm in eval mode.
+        in_channels (Sequence[int]): Channels of the stem output and of each
+            ResNet stage, e.g. ``(64, 256, 512, 1024, 2048)`` for ResNet-50,
+            ``(64, 64, 128, 256, 512)`` for ResNet-18.
+        in_strides (Sequence[int]): Their strides; each level is upsampled
+            to the first one's (4).
+        channels (int): Channels per level in the branch (IRN: 32).
+        num_groups (int): GroupNorm groups (IRN: 4).
+        radius (float): Path radius of the training pairs (IRN: 10).
+        num_classes (int): Labels of the relation maps, background
+            included (21 for VOC); larger labels are ignored.
+        ignore_index (int): Ignored label of the relation maps.
+        test_pad_size (int, optional): At test time, images are zero-padded
+            (after normalisation) at the bottom/right to at least this size
+            (IRN: its crop size 512). None: no padding.
+        test_flip (bool): Average the logits of the image and its mirror.
+        data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 in_channels: Sequence[int] = (64, 256, 512, 1024, 2048),
+                 in_strides: Sequence[int] = (4, 4, 8, 16, 16),
+                 channels: int = 32,
+                 num_groups: int = 4,
+                 radius: float = 10,
+                 num_classes: int = 21,
+                 ignore_index: int = 255,
+                 test_pad_size: Optional[int] = None,
+                 test_flip: bool = True,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if len(in_channels) != len(in_strides):
+            raise ValueError('in_channels and in_strides differ in length')
+        self.backbone = MODELS.build(backbone)
+        for name in ('maxpool', 'res_layers'):
+            if not hasattr(self.backbone, name):
+                raise TypeError(f'{type(self.backbone).__name__} is not a '
+                                f'ResNet-like backbone (no {name})')
+        # IRN never trains the backbone (its features are .detach()ed)
+        self.backbone.requires_grad_(False)
+        out_stride = in_strides[0]
+        self.edge_levels = nn.ModuleList([
+            BoundaryLevel(c, channels, num_groups, s // out_stride)
+            for c, s in zip(in_channels, in_strides)
+        ])
+        self.edge_out = nn.Conv2d(channels * len(in_channels), 1, 1)
+        self.out_stride = out_stride
+        self.path_index = PathIndex(radius)
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.test_pad_size = test_pad_size
+        self.test_flip = test_flip
+
+    def train(self, mode: bool = True) -> 'IRNet':
+        """Set the mode; the frozen backbone always stays in eval mode."""
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    # ---------------------------------------------------------------- network
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        """Stem output and the four stage outputs of the frozen backbone."""
+        bb = self.backbone
+        with torch.no_grad():
+            if getattr(bb, 'deep_stem', False):
+                x = bb.stem(inputs)
+            else:
+                x = bb.relu(bb.norm1(bb.conv1(inputs)))
+            x = bb.maxpool(x)
+            feats = [x]
+            for name in bb.res_layers:
+                x = getattr(bb, name)(x)
+                feats.append(x)
+        return feats
+
+    def forward_boundary(self, inputs: Tensor) -> Tensor:
+        """Boundary logits at stride 4.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) normalised images.
+
+        Returns:
+            Tensor: (B, 1, h, w) logits, ``h x w`` the size of the stem
+            output (``ceil(H / 4) x ceil(W / 4)``).
+        """
+        feats = self.extract_feat(inputs)
+        if len(feats) != len(self.edge_levels):
+            raise ValueError(f'backbone gave {len(feats)} levels, the '
+                             f'branch has {len(self.edge_levels)}')
+        h, w = feats[0].shape[-2:]
+        # deeper levels are upsampled past the stride-4 size, then cropped
+        outs = [
+            level(f)[..., :h, :w] for level, f in zip(self.edge_levels, feats)
+        ]
+        return self.edge_out(torch.cat(outs, dim=1))
+
+    # ------------------------------------------------------------------ train
+    def _seg_labels(self, data_samples: List[SegDataSample],
+                    size: Tuple[int, int]) -> Tensor:
+        """Relation label maps at the boundary map's size.
+
+        IRN shrinks the label crop by 4 with PIL's nearest neighbour, which
+        samples pixel centres, as ``nearest-exact`` does.
+        """
+        seg = torch.stack([s.gt_sem_seg.data for s in data_samples])
+        seg = F.interpolate(seg.float(), size=size, mode='nearest-exact')
+        return seg[:, 0].long()
+
+    def loss(self, inputs: Tensor,
+             data_samples: List[SegDataSample]) -> Dict[str, Tensor]:
+        """Inter-pixel affinity loss of IRN (see the module docstring).
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) normalised images.
+            data_samples (list[SegDataSample]): With ``gt_sem_seg``: the
+                confident pseudo-masks (0 background, classes, 255 ignore)
+                at the size of ``inputs``.
+
+        Returns:
+            dict[str, Tensor]: ``loss_bg_pos``, ``loss_fg_pos``, ``loss_neg``.
+        """
+        # float32 even under AMP: log(aff + 1e-5) needs the precision
+        logits = self.forward_boundary(inputs).float()
+        edge = torch.sigmoid(logits[:, 0])
+        aff = self.path_index.to_affinity(edge, layout='crop')
+        seg = self._seg_labels(data_samples, edge.shape[-2:])
+        bg_pos, fg_pos, neg = self.path_index.to_pair_labels(
+            seg, self.num_classes, self.ignore_index)
+        eps = 1e-5
+        pos_loss = -torch.log(aff + eps)
+        neg_loss = -torch.log(1. + eps - aff)
+        bg = (bg_pos * pos_loss).sum() / (bg_pos.sum() + eps)
+        fg = (fg_pos * pos_loss).sum() / (fg_pos.sum() + eps)
+        ng = (neg * neg_loss).sum() / (neg.sum() + eps)
+        return dict(loss_bg_pos=bg / 4, loss_fg_pos=fg / 4, loss_neg=ng / 2)
+
+    # ------------------------------------------------------------------- test
+    @torch.no_grad()
+    def predict_boundary(
+            self,
+            inputs: Tensor,
+            img_shapes: Optional[Sequence[Tuple[int, int]]] = None
+    ) -> List[Tensor]:
+        """Class-boundary probabilities of each image, IRN's test protocol.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) normalised images (bottom/right
+                padded if their sizes differ).
+            img_shapes (Sequence[tuple[int, int]], optional): Unpadded
+                ``(H_i, W_i)`` of each image; default ``(H, W)``.
+
+        Returns:
+            list[Tensor]: (ceil(H_i / 4), ceil(W_i / 4)) maps in [0, 1].
+        """
+        b, _, h, w = inputs.shape
+        if img_shapes is None:
+            img_shapes = [(h, w)] * b
+        out = []
+        for img, (hi, wi) in zip(inputs, img_shapes):
+            img = img[None, :, :hi, :wi]
+            if self.test_flip:
+                img = torch.cat([img, img.flip(-1)])
+            if self.test_pad_size is not None:
+                ph = max(self.test_pad_size - hi, 0)
+                pw = max(self.test_pad_size - wi, 0)
+                img = F.pad(img, (0, pw, 0, ph))
+            logits = self.forward_boundary(img)[:, 0]
+            fh = math.ceil(hi / self.out_stride)
+            fw = math.ceil(wi / self.out_stride)
+            logits = logits[:, :fh, :fw]
+            if self.test_flip:
+                logits = (logits[0] + logits[1].flip(-1)) / 2
+            else:
+                logits = logits[0]
+            out.append(torch.sigmoid(logits))
+        return out
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[List[SegDataSample]] = None
+                ) -> List[SegDataSample]:
+        """Boundary maps as ``data_sample.boundary`` (PixelData (1, h, w))."""
+        shapes = None
+        if data_samples is not None:
+            shapes = [s.metainfo.get('img_shape', inputs.shape[-2:])
+                      for s in data_samples]
+        else:
+            data_samples = [SegDataSample() for _ in range(len(inputs))]
+        edges = self.predict_boundary(inputs, shapes)
+        for sample, edge in zip(data_samples, edges):
+            sample.set_data(dict(boundary=PixelData(data=edge[None])))
+        return data_samples
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[List[SegDataSample]] = None,
+                mode: str = 'tensor'
+                ) -> Union[Dict[str, Tensor], List[SegDataSample], Tensor]:
+        """``'loss'``: loss dict; ``'predict'``: boundary maps;
+        ``'tensor'``: (B, 1, h, w) boundary logits."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.forward_boundary(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}"')

@@ -1,0 +1,304 @@
+"""IRNet model, affinity dataset / transforms, training and the mask stage."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from PIL import Image
+
+import mmc2am  # noqa: F401  (registers the components)
+from mmc2am.cam.path_index import PathIndex
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+GEN_CONFIG = osp.join(REPO, 'configs/c2am/irn_r18_gen.py')
+
+
+def build_irnet(**kwargs):
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    cfg = dict(
+        type='IRNet',
+        data_preprocessor=dict(
+            type='SegDataPreProcessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            bgr_to_rgb=True),
+        backbone=dict(
+            type='ResNet', depth=18, strides=(1, 2, 2, 1),
+            norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True),
+        in_channels=(64, 64, 128, 256, 512),
+        radius=3)
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    return MODELS.build(cfg)
+
+
+def seg_samples(labels):
+    from mmseg.structures import SegDataSample
+    out = []
+    for lab in labels:
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=torch.as_tensor(lab)[None].long())
+        out.append(s)
+    return out
+
+
+def test_irnet_loss_trains_only_the_branch():
+    model = build_irnet()
+    model.train()
+    assert not model.backbone.training, 'the frozen backbone must stay eval'
+    inputs = torch.randn(2, 3, 32, 32)
+    labels = torch.randint(0, 3, (2, 32, 32))
+    labels[:, :, :8] = 255
+    losses = model(inputs, seg_samples(labels), mode='loss')
+    assert set(losses) == {'loss_bg_pos', 'loss_fg_pos', 'loss_neg'}
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert all(p.grad is not None for p in model.edge_levels.parameters())
+    assert model.edge_out.weight.grad is not None
+    assert model(inputs, mode='tensor').shape == (2, 1, 8, 8)
+
+
+def test_irnet_loss_equals_irn_index_formulation():
+    """The loss from IRN's gathered indices (GetAffinityLabelFromIndices,
+    to_affinity, the train_irn reductions) equals the model's."""
+    model = build_irnet()
+    inputs = torch.randn(2, 3, 48, 48)
+    # labels constant over 4x4 cells so the stride-4 sampling is exact
+    coarse = torch.randint(0, 4, (2, 12, 12))
+    coarse[coarse == 3] = 255
+    labels = coarse.repeat_interleave(4, 1).repeat_interleave(4, 2)
+    losses = model(inputs, seg_samples(labels), mode='loss')
+
+    with torch.no_grad():
+        edge = torch.sigmoid(model.forward_boundary(inputs))[:, 0]
+    pi = PathIndex(3)
+    src, dst = pi.crop_pair_indices((12, 12))
+    e = edge.flatten(1)
+    # IRN: 1 - max over the path of each pair, via the path pixels
+    aff = torch.stack([
+        1 - torch.stack([e[:, torch.as_tensor(src + oy * 12 + ox)]
+                         for oy, ox in path.tolist()]).amax(0)
+        for path in pi.paths], dim=1)
+    seg = coarse.flatten(1)
+    lab_from = seg[:, src][:, None]
+    lab_to = seg[:, dst]
+    valid = (lab_from < 21) & (lab_to < 21)
+    eq = lab_from == lab_to
+    bg_pos = (eq & valid & (lab_from == 0)).float()
+    fg_pos = (eq & valid & (lab_from > 0)).float()
+    neg = (~eq & valid).float()
+    pos_l = -torch.log(aff + 1e-5)
+    neg_l = -torch.log(1. + 1e-5 - aff)
+    bg = (bg_pos * pos_l).sum() / (bg_pos.sum() + 1e-5)
+    fg = (fg_pos * pos_l).sum() / (fg_pos.sum() + 1e-5)
+    ng = (neg * neg_l).sum() / (neg.sum() + 1e-5)
+    expected = (bg / 2 + fg / 2 + ng) / 2
+    torch.testing.assert_close(
+        sum(losses.values()).detach(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('config', ['irn_r50_voc.py', 'irn_r18_gen.py'])
+def test_configs_build_and_run(config):
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(osp.join(REPO, 'configs/c2am', config))
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
+    assert model.path_index.radius == cfg.radius
+    assert cfg.random_walk.radius == 5 and cfg.random_walk.beta == 10
+    assert cfg.random_walk.exp_times == 8
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1, 16, 16)
+    if config == 'irn_r50_voc.py':
+        assert cfg.train_dataloader.batch_size == 32
+        assert cfg.train_cfg.max_epochs == 3 and cfg.radius == 10
+        assert cfg.optim_wrapper.optimizer.lr == 0.1
+        assert cfg.optim_wrapper.optimizer.weight_decay == 1e-4
+
+
+def test_predict_boundary_flip_and_padding():
+    model = build_irnet(test_pad_size=64).eval()
+    img = torch.randn(1, 3, 37, 50)
+    edge = model.predict_boundary(img)[0]
+    assert edge.shape == (10, 13)
+    assert edge.min() >= 0 and edge.max() <= 1
+    # IRN: pad the image and its mirror to the pad size, crop, average logits
+    with torch.no_grad():
+        pair = torch.cat([img, img.flip(-1)])
+        pair = torch.nn.functional.pad(pair, (0, 14, 0, 27))
+        logits = model.forward_boundary(pair)[:, 0, :10, :13]
+    expected = torch.sigmoid((logits[0] + logits[1].flip(-1)) / 2)
+    torch.testing.assert_close(edge, expected)
+    # predict() stores the maps on the samples; img_shape crops the padding
+    from mmseg.structures import SegDataSample
+    sample = SegDataSample(metainfo=dict(img_shape=(37, 50)))
+    padded = torch.nn.functional.pad(img, (0, 6, 0, 3))
+    out = model(padded, [sample], mode='predict')
+    torch.testing.assert_close(out[0].boundary.data[0], edge)
+
+
+def test_irn_random_crop_and_rescale():
+    from mmc2am.datasets.irn_affinity_dataset import (
+        BGR_MEAN,
+        IRNRandomCrop,
+        IRNRandomRescale,
+    )
+    np.random.seed(0)
+    img = np.random.randint(0, 255, (20, 30, 3), np.uint8)
+    seg = np.random.randint(0, 3, (20, 30)).astype(np.uint8)
+    res = IRNRandomCrop(crop_size=24)(dict(img=img, gt_seg_map=seg,
+                                           seg_fields=['gt_seg_map']))
+    out, lab = res['img'], res['gt_seg_map']
+    assert out.shape == (24, 24, 3) and lab.shape == (24, 24)
+    assert res['img_shape'] == (24, 24)
+    # the 20 rows are pasted at a random offset, the rest is mean / ignore
+    rows = np.where((lab != 255).any(1))[0]
+    assert len(rows) == 20
+    pad_rows = [r for r in range(24) if r not in rows]
+    np.testing.assert_allclose(out[pad_rows[0], 0], BGR_MEAN)
+    # the 30 columns are cropped to 24: a window of the source
+    r0 = rows[0]
+    matches = [np.array_equal(lab[r0:r0 + 20], seg[:, x:x + 24])
+               for x in range(7)]
+    assert sum(matches) >= 1
+    big = np.zeros((40, 50, 3), np.uint8)
+    res = IRNRandomCrop(crop_size=24)(dict(img=big, seg_fields=[]))
+    assert res['img'].shape == (24, 24, 3) and res['img'].dtype == np.uint8
+
+    rescale = IRNRandomRescale(scale_range=(0.5, 1.5))
+    for _ in range(5):
+        res = rescale(dict(img=img.copy(), gt_seg_map=seg.copy(),
+                           seg_fields=['gt_seg_map']))
+        h, w = res['img'].shape[:2]
+        assert 10 <= h <= 30 and 15 <= w <= 45
+        assert res['gt_seg_map'].shape == (h, w)
+        assert set(np.unique(res['gt_seg_map'])) <= set(np.unique(seg))
+
+
+def _write_relation_labels(voc_root, ids, out_dir):
+    """Confident-label stand-ins: the GT with a random fifth set to 255."""
+    from mmc2am.cam.pseudo_mask import save_label_png
+    rng = np.random.default_rng(0)
+    for i in ids:
+        gt = np.asarray(Image.open(
+            osp.join(voc_root, 'SegmentationClassAug', f'{i}.png')))
+        conf = gt.copy()
+        conf[rng.random(gt.shape) < 0.2] = 255
+        save_label_png(osp.join(out_dir, f'{i}.png'), conf)
+
+
+def _write_cams(voc_root, ids, cam_dir):
+    """CAM files: blurred GT masks of the present classes, max-normalised."""
+    import torch.nn.functional as F
+
+    from mmc2am.cam.cam_file import save_cam_file
+    for i in ids:
+        gt = np.asarray(Image.open(
+            osp.join(voc_root, 'SegmentationClassAug', f'{i}.png')))
+        keys = np.array(sorted(set(np.unique(gt).tolist()) - {0, 255})) - 1
+        hr = torch.from_numpy(
+            np.stack([(gt == k + 1) for k in keys]).astype(np.float32))
+        hr = F.avg_pool2d(hr[None], 9, 1, 4)[0]
+        h, w = gt.shape
+        cam = F.interpolate(hr[None], size=((h + 3) // 4, (w + 3) // 4),
+                            mode='bilinear', align_corners=False)[0]
+        cam = cam / cam.flatten(1).amax(1)[:, None, None]
+        save_cam_file(osp.join(cam_dir, f'{i}.npz'), keys, cam.numpy(),
+                      hr.numpy())
+
+
+def test_dataset_refuses_missing_labels(voc_root, tmp_path):
+    from mmseg.registry import DATASETS
+    init_default_scope('mmseg')
+    with pytest.raises(FileNotFoundError, match='no pseudo-mask'):
+        DATASETS.build(dict(
+            type='IRNAffinityDataset', data_root=voc_root,
+            ann_file='ImageSets/Segmentation/train.txt',
+            label_dir=str(tmp_path), pipeline=[]))
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'make_irn_masks', osp.join(REPO, 'tools/make_irn_masks.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_train_then_random_walk_masks(voc_root, tmp_path, monkeypatch):
+    """tools/train.py's runner trains the generated-data config; the mask
+    stage writes palette PNGs, resumes and reports mIoU."""
+    from mmengine.runner import Runner
+
+    # a few images keep this fast: one training iteration, four masks
+    ids = open(osp.join(voc_root, 'ImageSets/Segmentation/train.txt')
+               ).read().split()[:4]
+    ann_file = str(tmp_path / 'subset.txt')
+    with open(ann_file, 'w') as f:
+        f.write('\n'.join(ids) + '\n')
+    label_dir, cam_dir = tmp_path / 'labels', tmp_path / 'cams'
+    os.makedirs(label_dir)
+    os.makedirs(cam_dir)
+    _write_relation_labels(voc_root, ids, str(label_dir))
+    _write_cams(voc_root, ids, str(cam_dir))
+
+    cfg = Config.fromfile(GEN_CONFIG)
+    cfg.work_dir = str(tmp_path / 'train')
+    cfg.train_dataloader.batch_size = 4
+    cfg.train_dataloader.dataset.update(
+        data_root=voc_root, label_dir=str(label_dir), ann_file=ann_file)
+    cfg.train_cfg.max_epochs = 1
+    cfg.param_scheduler[0].end = 1
+    cfg.default_hooks.logger.interval = 1
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    ckpt = osp.join(cfg.work_dir, 'epoch_1.pth')
+    assert osp.isfile(ckpt)
+    assert all(torch.isfinite(v).all()
+               for v in runner.model.state_dict().values())
+
+    tool = _load_tool()
+    work_dir = str(tmp_path / 'rw')
+    argv = ['make_irn_masks.py', GEN_CONFIG, ckpt, '--work-dir', work_dir,
+            '--cfg-options', f'random_walk.data_root={voc_root}',
+            f'random_walk.cam_dir={cam_dir}',
+            f'random_walk.ann_file={ann_file}',
+            f'random_walk.evaluation.ann_file={ann_file}',
+            'random_walk.exp_times=4']
+    monkeypatch.setattr(sys, 'argv', argv)
+    tool.main()
+    out_dir = osp.join(work_dir, 'irn_masks')
+    assert sorted(os.listdir(out_dir)) == sorted(
+        [f'{i}.png' for i in ids] + ['.irn_mask_params.json'])
+    with Image.open(osp.join(out_dir, f'{ids[0]}.png')) as png:
+        assert png.mode == 'P' and png.size == (64, 64)
+        assert set(np.unique(np.asarray(png))) <= set(range(21))
+    with open(osp.join(work_dir, 'pseudo_mask_results.json')) as f:
+        res = json.load(f)
+    assert res['num_made'] == len(ids) and res['num_eval'] == len(ids)
+    assert 0 <= res['mIoU'] <= 100
+    # the sweep at the masks' own background score reproduces their mIoU
+    assert res['sweep_num_eval'] == len(ids)
+    assert res['sweep_mIoU'][str(res['bg_thr'])] == res['mIoU']
+    assert res['best_mIoU'] == max(res['sweep_mIoU'].values())
+
+    # resumable: a rerun makes nothing; other settings are refused
+    tool.main()
+    with open(osp.join(work_dir, 'pseudo_mask_results.json')) as f:
+        assert json.load(f)['num_made'] == 0
+    monkeypatch.setattr(sys, 'argv', argv + ['random_walk.bg_thr=0.3'])
+    with pytest.raises(ValueError, match='other settings'):
+        tool.main()
+    # a misspelt setting is an error, not silently ignored
+    monkeypatch.setattr(sys, 'argv', argv + ['random_walk.bg_thresh=0.3'])
+    with pytest.raises(KeyError, match='bg_thresh'):
+        tool.main()
