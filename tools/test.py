@@ -65,11 +65,23 @@ def parse_args():
 
 
 def trigger_visualization_hook(cfg, args):
+    if cfg.model.get('test_cfg', {}).get('mode') == 'cam':
+        # CAM test mode has no class predictions to draw: show CAM overlays
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='CAMVisualizationHook')
+        ]
+        if args.show_dir:
+            cfg.visualizer['save_dir'] = args.show_dir
+        return cfg
     default_hooks = cfg.default_hooks
     if 'visualization' in default_hooks:
         visualization_hook = default_hooks['visualization']
-        # Turn on visualization
-        visualization_hook['draw'] = True
+        # Turn on visualization: mmseg's SegVisualizationHook has `draw`,
+        # mmpretrain's VisualizationHook (classifier configs) `enable`
+        if 'enable' in visualization_hook:
+            visualization_hook['enable'] = True
+        else:
+            visualization_hook['draw'] = True
         if args.show:
             visualization_hook['show'] = True
             visualization_hook['wait_time'] = args.wait_time
