@@ -210,6 +210,7 @@ def main():
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     out_dir = rw.get('out_dir') or osp.join(work_dir, 'irn_masks')
     mkdir_or_exist(out_dir)
+    mkdir_or_exist(work_dir)
     # one logger per work dir (an existing instance keeps its log file)
     name = f'make_irn_masks:{osp.abspath(work_dir)}'
     if MMLogger.check_instance_created(name):

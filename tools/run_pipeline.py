@@ -225,12 +225,13 @@ class Pipeline:
                   osp.join(d, 'rw'), '--cfg-options',
                   f'random_walk.data_root={self.data_root}',
                   f'random_walk.cam_dir={cam_dir}',
-                  f'random_walk.out_dir={out}', f'random_walk.bg_thresh={bg}'],
+                  f'random_walk.out_dir={out}', f'random_walk.bg_thr={bg}'],
                  osp.join(d, 'rw', '.done'))
         return out
 
     def segmenter(self, method: str, mask_dir: str) -> None:
-        d = osp.join(self.work_dir, method, 'seg')
+        # one folder per mask source, so switching --refine retrains
+        d = osp.join(self.work_dir, method, f'seg_{self.args.refine[-1]}')
         resume = osp.exists(osp.join(d, 'last_checkpoint'))
         opts = self.data_opts('train_dataloader', 'val_dataloader',
                               'test_dataloader')
@@ -255,7 +256,8 @@ class Pipeline:
                 osp.join(m, 'pseudo_crf', 'pseudo_mask_results.json'))
             irn = self.read_json(
                 osp.join(m, 'irn', 'rw', 'pseudo_mask_results.json'))
-            seg = self.read_json(osp.join(m, 'seg', 'test', 'test_metrics.json'))
+            seg = self.read_json(osp.join(m, f'seg_{self.args.refine[-1]}',
+                                          'test', 'test_metrics.json'))
             rows[method] = dict(
                 seed_miou=_pick(seeds, 'mIoU'),
                 seed_threshold=_pick(seeds, 'best_threshold'),
@@ -268,7 +270,7 @@ class Pipeline:
         names = dict(cam='CAM', c2am='C2AM')
         head = ('| method | seed mIoU (train) | best bg threshold | '
                 'pseudo-mask mIoU, CRF (train) | pseudo-mask mIoU, IRN (train) '
-                '| segmenter mIoU (val) |')
+                f'| segmenter mIoU (val), {self.args.refine[-1].upper()} masks |')
         lines = [head, '|---|---|---|---|---|---|']
         for method, r in rows.items():
             cells = [_fmt(r['seed_miou']), _fmt(r['seed_threshold'], 2),

@@ -6,7 +6,7 @@ PNGs of ``tools/make_pseudo_masks.py``) and the pair labels of that map
 shrunk to stride 4. The pair labels are computed by the model
 (:meth:`mmc2am.cam.path_index.PathIndex.to_pair_labels`) on the device
 instead of in the loader: a 512 crop at radius 10 has 152 x 13,090 pairs,
-so three float label tensors per image would make the batches ~25 MB each.
+so three float label tensors would take ~24 MB per image.
 
 The augmentation is the reference's, in its order: rescale by a random
 factor in [0.5, 1.5] (bicubic image, nearest labels), horizontal flip,
