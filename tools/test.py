@@ -15,7 +15,7 @@ from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmc2am.utils import atomic_open, prepare_cfg_for_device
+from mmc2am.utils import atomic_open, destroy_dist, prepare_cfg_for_device
 
 
 def parse_args():
@@ -137,6 +137,7 @@ def main():
     if is_main_process():
         with atomic_open(osp.join(cfg.work_dir, 'test_metrics.json'), 'w') as f:
             json.dump(metrics, f, indent=2, default=float)
+    destroy_dist()
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmc2am.utils import prepare_cfg_for_device
+from mmc2am.utils import destroy_dist, prepare_cfg_for_device
 
 
 def parse_args():
@@ -86,6 +86,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    destroy_dist()
 
 
 if __name__ == '__main__':

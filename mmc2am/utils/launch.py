@@ -83,3 +83,15 @@ def prepare_cfg_for_device(cfg: Config) -> Config:
     cfg.model_wrapper_cfg = wrapper
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     return cfg
+
+
+def destroy_dist() -> None:
+    """Tear the process group down before the interpreter exits.
+
+    mmengine never destroys it; with gloo a process that exits while its
+    group's threads live can abort (``terminate called without an active
+    exception``) after all work is done, failing the launcher.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
