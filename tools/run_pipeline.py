@@ -107,8 +107,13 @@ class Pipeline:
             return
         self.say(f'{name}: {" ".join(cmd)}')
         start = time.time()
+        env = dict(os.environ)
+        if self.args.preset == 'gen':
+            # The tiny CPU models gain little from a second thread and slow
+            # down several-fold when anything else wants the other core.
+            env.setdefault('OMP_NUM_THREADS', '1')
         with open(osp.join(self.work_dir, f'{name}.log'), 'a') as log:
-            ret = subprocess.call(cmd, cwd=ROOT, stdout=log,
+            ret = subprocess.call(cmd, cwd=ROOT, env=env, stdout=log,
                                   stderr=subprocess.STDOUT)
         if ret != 0:
             raise SystemExit(
