@@ -45,7 +45,9 @@ from mmc2am.cam.cam_file import cam_file_path, load_cam_file
 from mmc2am.cam.path_index import PathIndex
 from mmc2am.cam.pseudo_mask import confusion_areas, load_label_png, save_label_png
 from mmc2am.cam.random_walk import random_walk_scores, scores_to_labels
+from mmc2am.datasets.voc_generator import VOC_CLASSES
 from mmc2am.utils.io import atomic_open
+from mmc2am.utils.mask_files import check_mask_params, first_ids
 
 PARAMS_FILE = '.irn_mask_params.json'
 # the name the CRF pseudo-mask stage uses too (tools/make_pseudo_masks.py)
@@ -55,10 +57,6 @@ RW_KEYS = {
     'radius', 'beta', 'exp_times', 'bg_thr', 'device', 'evaluation',
     'classes', 'sweep_bg_thrs'
 }
-VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle',
-               'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog',
-               'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa',
-               'train', 'tvmonitor')
 
 
 def parse_args():
@@ -73,29 +71,6 @@ def parse_args():
         action=DictAction,
         help='override config settings, e.g. random_walk.cam_dir=...')
     return parser.parse_args()
-
-
-def _first(ids, n=5):
-    return ', '.join(ids[:n]) + (', ...' if len(ids) > n else '')
-
-
-def check_params(out_dir: str, params: dict) -> None:
-    """Refuse to mix masks made with other settings into ``out_dir``."""
-    path = osp.join(out_dir, PARAMS_FILE)
-    if osp.exists(path):
-        with open(path) as f:
-            old = json.load(f)
-        diff = sorted(k for k in set(old) | set(params)
-                      if old.get(k) != params.get(k))
-        if diff:
-            raise ValueError(
-                f'{out_dir} holds masks made with other settings ({diff}: '
-                f'{[old.get(k) for k in diff]} -> '
-                f'{[params.get(k) for k in diff]}); use another out_dir or '
-                'delete it')
-    else:
-        with atomic_open(path, 'w') as f:
-            json.dump(params, f, indent=2)
 
 
 def build_irnet(cfg: Config, checkpoint: str, device: str):
@@ -175,7 +150,7 @@ def evaluate(rw, out_dir: str, img_ids: list, logger) -> dict:
     if skipped:
         print_log(f'{len(skipped)} images of {ev.ann_file} have no mask '
                   f'(not in {rw.ann_file}) and are not evaluated: '
-                  f'{_first(skipped)}', logger)
+                  f'{first_ids(skipped)}', logger)
     gt_dir = osp.join(rw.data_root, ev.gt_dir)
     areas = np.zeros((4, num_classes))
     for img_id in eval_ids:
@@ -228,8 +203,8 @@ def main():
     if missing:
         raise FileNotFoundError(
             f'{len(missing)} of {len(img_ids)} images of {rw.ann_file} have '
-            f'no CAM file in {rw.cam_dir}: {_first(missing)}')
-    check_params(out_dir, dict(
+            f'no CAM file in {rw.cam_dir}: {first_ids(missing)}')
+    check_mask_params(out_dir, PARAMS_FILE, dict(
         checkpoint=osp.abspath(args.checkpoint),
         cam_dir=osp.abspath(rw.cam_dir), radius=rw.radius, beta=rw.beta,
         exp_times=rw.exp_times, bg_thr=rw.bg_thr,

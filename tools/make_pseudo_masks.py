@@ -34,12 +34,10 @@ from mmc2am.cam.pseudo_mask import (
     load_label_png,
     make_pseudo_mask_file,
 )
+from mmc2am.datasets.voc_generator import VOC_CLASSES
 from mmc2am.utils.io import atomic_open
+from mmc2am.utils.mask_files import check_mask_params, first_ids
 
-VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle',
-               'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog',
-               'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa',
-               'train', 'tvmonitor')
 PARAMS_FILE = '.pseudo_mask_params.json'
 RESULTS_FILE = 'pseudo_mask_results.json'
 
@@ -55,33 +53,6 @@ def parse_args():
         action=DictAction,
         help='override config settings, e.g. cam_dir=... t_fg=0.3')
     return parser.parse_args()
-
-
-def _first(ids, n=5):
-    return ', '.join(ids[:n]) + (', ...' if len(ids) > n else '')
-
-
-def check_params(out_dir: str, params: dict) -> None:
-    """Refuse to mix masks made with other settings into ``out_dir``.
-
-    Skipping finished files is only right if they were made the same way, so
-    the settings are recorded beside the masks and compared on a rerun.
-    """
-    path = osp.join(out_dir, PARAMS_FILE)
-    if osp.exists(path):
-        with open(path) as f:
-            old = json.load(f)
-        diff = sorted(k for k in set(old) | set(params)
-                      if old.get(k) != params.get(k))
-        if diff:
-            raise ValueError(
-                f'{out_dir} holds masks made with other settings ({diff}: '
-                f'{[old.get(k) for k in diff]} -> '
-                f'{[params.get(k) for k in diff]}); use another out_dir or '
-                'delete it')
-    else:
-        with atomic_open(path, 'w') as f:
-            json.dump(params, f, indent=2)
 
 
 def evaluate(cfg, out_dir: str, img_ids: list, logger) -> dict:
@@ -103,14 +74,14 @@ def evaluate(cfg, out_dir: str, img_ids: list, logger) -> dict:
     if skipped:
         print_log(f'{len(skipped)} images of {ev.ann_file} have no '
                   f'pseudo-mask (not in {cfg.ann_file}) and are not '
-                  f'evaluated: {_first(skipped)}', logger)
+                  f'evaluated: {first_ids(skipped)}', logger)
     gt_dir = osp.join(cfg.data_root, ev.gt_dir)
     missing = [i for i in eval_ids
                if not osp.exists(osp.join(gt_dir, f'{i}.png'))]
     if missing:
         raise FileNotFoundError(
             f'{len(missing)} of {len(eval_ids)} images to evaluate have no '
-            f'ground truth in {gt_dir}: {_first(missing)}')
+            f'ground truth in {gt_dir}: {first_ids(missing)}')
     strict = np.zeros((4, num_classes))
     confident = np.zeros((4, num_classes))
     ignored = valid = 0
@@ -179,9 +150,9 @@ def main():
     if missing:
         raise FileNotFoundError(
             f'{len(missing)} of {len(img_ids)} images of {cfg.ann_file} have '
-            f'no CAM file in {cfg.cam_dir}: {_first(missing)}')
+            f'no CAM file in {cfg.cam_dir}: {first_ids(missing)}')
     crf = cfg.crf.to_dict() if cfg.mode == 'crf' else None
-    check_params(out_dir, dict(
+    check_mask_params(out_dir, PARAMS_FILE, dict(
         cam_dir=osp.abspath(cfg.cam_dir), cam_key=cfg.cam_key,
         mode=cfg.mode, t_fg=cfg.t_fg, t_bg=cfg.t_bg, crf=crf))
     # A killed run can leave the temporaries of atomic_open behind.
