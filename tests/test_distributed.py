@@ -55,7 +55,11 @@ def setup(tmp_path_factory):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     start = str(tmp / 'start.pth')
-    torch.save(dict(state_dict=model.state_dict()), start)
+    state = model.state_dict()
+    # a random head leaves classes with all-zero CAMs, which GlobalCAMHook
+    # refuses; non-negative weights on post-ReLU features keep them alive
+    state['head.conv.weight'] = state['head.conv.weight'].abs()
+    torch.save(dict(state_dict=state), start)
     opts = [
         f'load_from={start}', 'train_cfg.max_epochs=1',
         'train_dataloader.batch_size=4', 'param_scheduler.end=1',
@@ -86,6 +90,8 @@ def test_global_cam_two_processes_equal_one(setup):
     with open(work2 + '.log') as f:
         log = f.read()
     assert 'Distributed launcher: pytorch' in log or 'launcher: pytorch' in log
+    # the total batch of 4 is split over the 2 processes
+    assert 'TotalBatchSampler: 2 images per process x 2 processes' in log
     setup['ckpt'] = osp.join(work2, 'epoch_1.pth')
 
 

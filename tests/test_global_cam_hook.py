@@ -44,7 +44,7 @@ def _model(adjustment=None):
 def _runner(voc_root, work_dir, hook=None, adjustment=None, max_epochs=1,
             resume=False, indices=None):
     hooks = [hook] if hook is not None else []
-    return Runner(
+    runner = Runner(
         model=_model(adjustment),
         work_dir=str(work_dir),
         train_dataloader=dict(
@@ -70,6 +70,12 @@ def _runner(voc_root, work_dir, hook=None, adjustment=None, max_epochs=1,
         randomness=dict(seed=0),
         resume=resume,
         log_level='WARNING')
+    # A random head leaves some classes with all-zero CAMs, which the hook
+    # refuses; non-negative weights on post-ReLU features keep every map
+    # alive (the backbone is re-initialised by runner.train(), not the head).
+    with torch.no_grad():
+        runner.model.head.conv.weight.abs_()
+    return runner
 
 
 def _hand_global_cam(model, dataset, reduce, flip):
@@ -104,7 +110,7 @@ def _hand_global_cam(model, dataset, reduce, flip):
 @pytest.mark.parametrize('reduce,flip', [('by_class', True), ('all', False)])
 def test_map_equals_hand_mean(voc_root, tmp_path, reduce, flip):
     hook = GlobalCAMHook(scales=(1.0, ), flip=flip, reduce=reduce,
-                         num_workers=0)
+                         cam_resolution='high_res', num_workers=0)
     runner = _runner(voc_root, tmp_path, indices=12)
     global_cam = hook.compute(runner)
     assert hook.num_passes == 1
@@ -125,7 +131,8 @@ def test_map_equals_hand_mean(voc_root, tmp_path, reduce, flip):
 
 
 def test_absent_class_gives_zeros(voc_root, tmp_path):
-    hook = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0)
+    hook = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0,
+                         cam_resolution='high_res')
     runner = _runner(voc_root, tmp_path, indices=2)
     dataset = runner.train_dataloader.dataset
     present = {c for i in range(len(dataset))
@@ -144,7 +151,8 @@ def test_absent_class_gives_zeros(voc_root, tmp_path):
 
 
 def test_buffer_survives_resume_without_a_second_pass(voc_root, tmp_path):
-    hook = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0)
+    hook = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0,
+                         allow_untrained=True)
     runner = _runner(voc_root, tmp_path, hook, adjustment='front_door',
                      indices=8)
     assert hook in runner.hooks and hook.priority == 'ABOVE_NORMAL'
@@ -156,7 +164,8 @@ def test_buffer_survives_resume_without_a_second_pass(voc_root, tmp_path):
     assert torch.equal(ckpt['state_dict']['head.global_cam'], global_cam)
     assert bool(ckpt['state_dict']['head.global_cam_set'])
 
-    hook2 = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0)
+    hook2 = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0,
+                          allow_untrained=True)
     runner2 = _runner(voc_root, tmp_path, hook2, adjustment='front_door',
                       max_epochs=2, resume=True, indices=8)
     assert not runner2.model.head.has_global_cam
@@ -168,7 +177,7 @@ def test_buffer_survives_resume_without_a_second_pass(voc_root, tmp_path):
 
 def test_interval_and_file(voc_root, tmp_path):
     hook = GlobalCAMHook(scales=(1.0, ), flip=False, interval=1,
-                         num_workers=0)
+                         num_workers=0, allow_untrained=True)
     runner = _runner(voc_root, tmp_path / 'a', hook,
                      adjustment='front_door_spatial', max_epochs=2,
                      indices=4)
@@ -179,7 +188,8 @@ def test_interval_and_file(voc_root, tmp_path):
     g = np.random.default_rng(0).random((20, 8, 8)).astype(np.float32)
     path = str(tmp_path / 'g.npy')
     np.save(path, g)
-    hook = GlobalCAMHook(global_cam_file=path, num_workers=0)
+    hook = GlobalCAMHook(global_cam_file=path, num_workers=0,
+                         allow_untrained=True)
     runner = _runner(voc_root, tmp_path / 'b', hook, adjustment='front_door',
                      indices=4)
     runner.train()
@@ -195,3 +205,97 @@ def test_bad_arguments():
         GlobalCAMHook(reduce='mean')
     with pytest.raises(ValueError, match='interval'):
         GlobalCAMHook(interval=-1)
+    with pytest.raises(ValueError, match='cam_resolution'):
+        GlobalCAMHook(cam_resolution='full')
+
+
+def _square_hand(model, dataset, scales, reduce):
+    """C2AM's make_square_cam + mean, written out: per scale the image
+    resized (bicubic, antialiased), relu(conv1x1(features)) of it and of its
+    flip (flipped back), summed, resized straight to S x S; scales summed;
+    each present class divided by (its max + 1e-5); by-class or all mean."""
+    model.eval()
+    sums = torch.zeros(20, S, S, dtype=torch.float64)
+    counts = torch.zeros(20)
+    with torch.no_grad():
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            img = mmcv.imread(info['img_path'])[..., ::-1].copy()  # RGB
+            x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+            x = (x - MEAN) / STD
+            H, W = x.shape[-2:]
+            total = torch.zeros(1, 20, S, S)
+            for s in scales:
+                xs = x if s == 1.0 else F.interpolate(
+                    x, (round(H * s), round(W * s)), mode='bicubic',
+                    align_corners=False, antialias=True)
+                feat = model.backbone(xs)[-1]
+                featf = model.backbone(xs.flip(-1))[-1]
+                w = model.head.conv.weight
+                cam = F.relu(F.conv2d(feat, w)) + F.relu(
+                    F.conv2d(featf, w)).flip(-1)
+                total += F.interpolate(cam, (S, S), mode='bilinear',
+                                       align_corners=False)
+            for c in info['gt_label']:
+                m = total[0, c]
+                sums[c] += (m / (m.max() + 1e-5)).double()
+                counts[c] += 1
+    denom = counts.clamp(min=1)[:, None, None] if reduce == 'by_class' \
+        else len(dataset)
+    return (sums / denom).float()
+
+
+@pytest.mark.parametrize('reduce', ['by_class', 'all'])
+def test_square_map_equals_reference_semantics(voc_root, tmp_path, reduce):
+    """The default (C2AM's reference) global CAM on 3 images by hand."""
+    scales = (1.0, 0.5, 1.5)
+    hook = GlobalCAMHook(scales=scales, flip=True, reduce=reduce,
+                         num_workers=0)
+    assert hook.cam_resolution == 'square'
+    runner = _runner(voc_root, tmp_path, indices=3)
+    global_cam = hook.compute(runner)
+    expected = _square_hand(runner.model, runner.train_dataloader.dataset,
+                            scales, reduce)
+    assert expected.abs().max() > 0.1
+    assert (global_cam - expected).abs().max() < 1e-5
+
+
+def test_refuses_untrained_start(voc_root, tmp_path):
+    """C2AM needs trained classifier weights: no load_from, or a
+    checkpoint without the CAM head (an IRN one), is an error."""
+    hook = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0)
+    runner = _runner(voc_root, tmp_path / 'a', hook, adjustment='front_door',
+                     indices=4)
+    with pytest.raises(RuntimeError, match='load_from is not set'):
+        runner.train()
+
+    irn = tmp_path / 'irn.pth'
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(1),
+                               'edge_layers.0.weight': torch.zeros(1)}},
+               str(irn))
+    hook = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0)
+    runner = _runner(voc_root, tmp_path / 'b', hook, adjustment='front_door',
+                     indices=4)
+    runner._load_from = str(irn)
+    with pytest.raises(RuntimeError, match='irn.pth holds no CAM classifier'):
+        hook.before_train(runner)
+
+
+def test_refuses_degenerate_global_cam(voc_root, tmp_path):
+    # a class in the labels whose CAMs are all zero (a zero head)
+    hook = GlobalCAMHook(scales=(1.0, ), flip=False, num_workers=0)
+    runner = _runner(voc_root, tmp_path / 'a', indices=4)
+    with torch.no_grad():
+        runner.model.head.conv.weight.zero_()
+    with pytest.raises(RuntimeError, match=r'all zero .*trainaug\.txt'):
+        hook.compute(runner)
+    assert not runner.model.head.has_global_cam
+    # no image at all
+    hook = GlobalCAMHook(
+        scales=(1.0, ), flip=False, num_workers=0,
+        dataset=dict(type='VOCImageLevelDataset', data_root=voc_root,
+                     ann_file='ImageSets/Segmentation/trainaug.txt',
+                     indices=0, serialize_data=False, label_cache=None))
+    runner = _runner(voc_root, tmp_path / 'b', indices=4)
+    with pytest.raises(RuntimeError, match=r'no image .*trainaug\.txt'):
+        hook.compute(runner)

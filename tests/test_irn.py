@@ -147,10 +147,10 @@ def test_predict_boundary_flip_and_padding():
 
 
 def test_irn_random_crop_and_rescale():
-    from mmc2am.datasets.irn_affinity_dataset import (
+    from mmc2am.datasets.irn_affinity_dataset import IRNRandomRescale
+    from mmc2am.datasets.transforms.irn_random_crop import (
         BGR_MEAN,
         IRNRandomCrop,
-        IRNRandomRescale,
     )
     np.random.seed(0)
     img = np.random.randint(0, 255, (20, 30, 3), np.uint8)
@@ -172,7 +172,7 @@ def test_irn_random_crop_and_rescale():
     assert sum(matches) >= 1
     big = np.zeros((40, 50, 3), np.uint8)
     res = IRNRandomCrop(crop_size=24)(dict(img=big, seg_fields=[]))
-    assert res['img'].shape == (24, 24, 3) and res['img'].dtype == np.uint8
+    assert res['img'].shape == (24, 24, 3) and res['img'].dtype == np.float32
 
     rescale = IRNRandomRescale(scale_range=(0.5, 1.5))
     for _ in range(5):

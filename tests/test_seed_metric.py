@@ -182,3 +182,47 @@ def test_class_names_from_dataset_meta_and_registry():
         metric = SeedMetric()
         metric.dataset_meta = dict(classes=classes)
         assert metric._foreground_names() == names
+
+
+def test_background_only_image_is_scored():
+    """A seed run may hold an image without any class: all its pixels are
+    background at every threshold, whatever empty CAM (or none) it has."""
+    gt_obj = np.array([[0, 1, 1], [0, 1, 255]], dtype=np.uint8)
+    cams = np.array([[[0.2, 0.9, 0.4], [0.6, 0.8, 0.1]]], np.float32)
+    gt_bg = np.array([[0, 0, 0], [1, 0, 255]], dtype=np.uint8)
+    thr = [0.3, 0.5]
+    for empty in (None, np.zeros((0, 2, 3), np.float32), np.zeros(0)):
+        metric = SeedMetric(num_classes=NUM_CLASSES, save_curve=False,
+                            thresholds=thr)
+        bg = dict(cam_keys=torch.zeros(0, dtype=torch.long),
+                  gt_seg_map=gt_bg)
+        if empty is not None:
+            bg['high_res_cam'] = torch.from_numpy(empty)
+        metric.process({}, [
+            dict(high_res_cam=torch.from_numpy(cams),
+                 cam_keys=torch.tensor([0]), gt_seg_map=gt_obj), bg
+        ])
+        res = metric.compute_metrics(metric.results)
+        # by hand. t = 0.3: image 1 predicts [[0,1,1],[1,1,-]], image 2
+        # all 0: bg TP 1+4, FP 0+1, FN 1+0 -> 5/7; class 1 TP 3, FP 1,
+        # FN 0+1 -> 3/5. t = 0.5: image 1 predicts [[0,1,0],[1,1,-]]:
+        # bg TP 1+4, FP 1+1, FN 1 -> 5/8; class 1 TP 2, FP 1, FN 1+1 -> 2/5.
+        miou = {0.3: (5 / 7 + 3 / 5) / 2, 0.5: (5 / 8 + 2 / 5) / 2}
+        assert res['best_threshold'] == 0.3
+        assert res['mIoU'] == pytest.approx(round(miou[0.3] * 100, 2))
+        # and it equals the reference's argmax over [t] alone
+        conf = brute_force_confusion(
+            [(cams, np.array([0]), gt_obj),
+             (np.zeros((0, 2, 3), np.float32), np.zeros(0, int), gt_bg)],
+            0.3, NUM_CLASSES + 1)
+        assert res['mIoU'] == pytest.approx(
+            round(brute_force_miou(conf)[1] * 100, 2))
+
+
+def test_bad_ground_truth_names_the_file():
+    metric = SeedMetric(num_classes=NUM_CLASSES, save_curve=False)
+    gt = np.full((2, 2), 37, np.uint8)
+    with pytest.raises(ValueError, match=r'a/b/2007_000032\.png.*37'):
+        metric.process({}, [dict(
+            high_res_cam=torch.zeros(0, 2, 2), cam_keys=torch.zeros(0),
+            gt_seg_map=gt, img_path='a/b/2007_000032.png')])

@@ -181,3 +181,102 @@ def test_config_pipelines(voc_root):
     assert np.array_equal(np.asarray(gt), expected)
     assert out['data_samples'].img_id == info['img_id']
     assert out['inputs'].shape[1:] == expected.shape
+
+
+class _MakesAFile:
+    """A pickle payload that creates ``path`` when unpickled."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
+
+
+def test_crafted_label_file_runs_nothing(root, tmp_path):
+    import pickle
+
+    from mmc2am.datasets import load_irn_cls_labels
+
+    crafted = osp.join(root, 'cls_labels.npy')
+    np.save(crafted, np.array(_MakesAFile(str(tmp_path / 'pwned')),
+                              dtype=object), allow_pickle=True)
+    # the payload is real: numpy's own loader would create the file
+    np.load(crafted, allow_pickle=True)
+    assert (tmp_path / 'pwned').exists()
+    (tmp_path / 'pwned').unlink()
+
+    with pytest.raises(pickle.UnpicklingError, match='refused global') as e:
+        _dataset(root, ann_file='ImageSets/Segmentation/train.txt',
+                 label_file='cls_labels.npy')
+    assert crafted in str(e.value) and 'open' in str(e.value)
+    assert not (tmp_path / 'pwned').exists()
+    # a dict hiding the payload among real entries is refused the same way
+    np.save(crafted, {0: np.zeros(20, np.float32),
+                      1: _MakesAFile(str(tmp_path / 'pwned'))})
+    with pytest.raises(pickle.UnpicklingError, match=crafted):
+        load_irn_cls_labels(crafted)
+    assert not (tmp_path / 'pwned').exists()
+    # not a .npy at all / not a dict
+    with open(crafted, 'wb') as f:
+        f.write(b'garbage')
+    with pytest.raises(ValueError, match='not a .npy label file'):
+        load_irn_cls_labels(crafted)
+    np.save(crafted, np.zeros((3, 20)))
+    with pytest.raises(ValueError, match=r'expected a dict'):
+        load_irn_cls_labels(crafted)
+
+
+def _irn_npy(path, table, numpy1=False):
+    """``np.save(path, table)`` as IRN's make_cls_labels.py does; with
+    ``numpy1`` the pickle names ``numpy.core`` as numpy 1.x wrote it
+    (protocol 3, text GLOBAL opcodes, so the module path is plain text)."""
+    import pickle
+
+    arr = np.empty((), dtype=object)
+    arr[()] = table
+    payload = pickle.dumps(arr, protocol=3)
+    if numpy1:
+        payload = payload.replace(b'numpy._core.multiarray\n',
+                                  b'numpy.core.multiarray\n')
+        assert b'numpy.core.multiarray\n' in payload
+    with open(path, 'wb') as f:
+        np.lib.format.write_array_header_1_0(
+            f, dict(descr='|O', fortran_order=False, shape=()))
+        f.write(payload)
+
+
+def test_irn_real_format_loads(root):
+    """IRN keys by np.int32 ids (np.loadtxt(dtype=np.int32) of the split,
+    ``2007_000032`` -> 2007000032) and stores float32 (20,) 0/1 vectors."""
+    from mmc2am.datasets import load_irn_cls_labels
+
+    with open(osp.join(root, 'ImageSets/Segmentation/train.txt')) as f:
+        first = f.readline().strip()
+    voc_ids = ['2007_000032', '2007_000039', '2011_003276']
+    for i in voc_ids:
+        shutil.copy(osp.join(root, 'JPEGImages', first + '.jpg'),
+                    osp.join(root, 'JPEGImages', i + '.jpg'))
+    with open(osp.join(root, 'three.txt'), 'w') as f:
+        f.write('\n'.join(voc_ids) + '\n')
+    names = np.array([int(i.replace('_', '')) for i in voc_ids], np.int32)
+    truth = [[0, 14], [19], [6, 8, 14]]
+    table = {}
+    for name, labels in zip(names, truth):  # np.int32 keys, as IRN's
+        v = np.zeros(20, np.float32)
+        v[labels] = 1.0
+        table[name] = v
+    for numpy1 in (False, True):
+        path = osp.join(root, 'cls_labels.npy')
+        if numpy1:
+            _irn_npy(path, table, numpy1=True)
+        else:
+            np.save(path, table)
+        loaded = load_irn_cls_labels(path)
+        assert sorted(loaded) == sorted(int(n) for n in names)
+        assert all(type(k) is int for k in loaded)
+        np.testing.assert_array_equal(loaded[2007000039],
+                                      table[names[1]])
+        assert loaded[2007000039].dtype == np.float32
+        ds = _dataset(root, ann_file='three.txt', label_file=path)
+        assert [d['gt_label'] for d in ds] == truth

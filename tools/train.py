@@ -7,7 +7,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 from mmc2am.utils import destroy_dist, prepare_cfg_for_device
 
@@ -79,6 +79,21 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     cfg.resume = args.resume
+    if args.resume and cfg.get('load_from'):
+        # mmengine resumes *from load_from* when both are set, which for a
+        # fine-tuning config (C2AM's load_from is the plain-CAM checkpoint)
+        # would restart from the start point's epoch and optimizer. --resume
+        # means the latest checkpoint of this work dir; with none yet, the
+        # run starts afresh from load_from.
+        latest = find_latest_checkpoint(cfg.work_dir)
+        if latest is not None:
+            cfg.load_from = latest
+        else:
+            cfg.resume = False
+            print_log(
+                f'--resume: no checkpoint in {cfg.work_dir} yet; starting '
+                f'from load_from={cfg.load_from}',
+                logger='current')
     prepare_cfg_for_device(cfg)
 
     if 'runner_type' not in cfg:

@@ -1,58 +1,32 @@
-# C2AM on the generated data: voc_r50.py with the sizes, depth and schedule of
-# cam_r18_gen.py, fine-tuning cam_r18_gen's last checkpoint.
+# C2AM on the generated data: cam_r18_gen.py fine-tuned with voc_r50.py's
+# C2AM settings (front-door head, GlobalCAMHook with the reference's scales
+# and square maps, lr 5e-4 / 5e-3), from cam_r18_gen's last checkpoint.
+# tests/test_classifier_configs.py checks that these settings stay equal to
+# voc_r50.py's.
 #   python tools/train.py configs/c2am/cam_r18_gen.py    # first
 #   python tools/train.py configs/c2am/c2am_r18_gen.py
-_base_ = ['./voc_r50.py']
+_base_ = ['./cam_r18_gen.py']
 
-data_root = 'data/gen_voc/VOC2012'
 max_epochs = 5
 load_from = 'work_dirs/cam_r18_gen/epoch_20.pth'
+# C2AM's reference scales, for the global CAM and the seeds
+scales = (1.0, 0.5, 1.5, 2.0, 2.5, 3.0)
 
-# Random init (no downloads). IRN freezes the stem, layer1, layer2 and the
-# BatchNorm statistics because they come from ImageNet; frozen *random* layers
-# and BN statistics (mean 0, var 1) leave the model nothing to learn low-level
-# features with (measured: val mAP 42.4 / seed mIoU 5.7 frozen, 67.0 / 25.8
-# trained, 20 epochs), so here every stage and BN trains.
 model = dict(
-    backbone=dict(depth=18, init_cfg=None, frozen_stages=-1, norm_eval=False),
-    head=dict(in_channels=512))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResize',
-        scale=(128, 128),
-        ratio_range=(0.5, 1.0),
-        keep_ratio=True,
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='RandomCrop',
-        crop_size=96,
-        pad_if_needed=True,
-        pad_val=(103.53, 116.28, 123.675)),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))
-test_dataloader = dict(
-    num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))
+    head=dict(adjustment='front_door'),
+    test_cfg=dict(scales=scales))
 
 custom_hooks = [
     dict(
         type='GlobalCAMHook',
-        scales=(1.0, 0.5, 1.5, 2.0),
+        scales=scales,
         flip=True,
         reduce='by_class',
+        cam_resolution='square',
         num_workers=0,
         priority='ABOVE_NORMAL')
 ]
 
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = dict(end=max_epochs)
-# validating 30 images costs a third of an epoch here: every 5 epochs
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)
-default_hooks = dict(logger=dict(interval=5))

@@ -1,13 +1,15 @@
 # Plain CAM on the generated VOC-layout data (tools/generate_voc.py, 64x64
-# images): cam_r50_voc.py with a ResNet-18 from random init (no downloads),
-# images scaled to the data and a schedule that runs in minutes on CPU; every
-# stage and BatchNorm trains (see below).
+# images): cam_r50_voc.py's model and schedule with a ResNet-18 from random
+# init (no downloads), the data of _base_/datasets/gen_voc_cls.py and a
+# schedule that runs in minutes on CPU; every stage and BatchNorm trains.
 #   python tools/generate_voc.py data/gen_voc/VOC2012 --num-train 200 \
-#       --num-val 100 --num-aug 200   # the data the figures below were taken on
+#       --num-val 100 --num-aug 200
 #   python tools/train.py configs/c2am/cam_r18_gen.py
-_base_ = ['./cam_r50_voc.py']
+_base_ = [
+    '_base_/models/cam_r50.py', '_base_/datasets/gen_voc_cls.py',
+    '_base_/schedules/sgd_poly_5e.py', '_base_/default_runtime.py'
+]
 
-data_root = 'data/gen_voc/VOC2012'
 max_epochs = 20
 
 # Random init (no downloads). IRN freezes the stem, layer1, layer2 and the
@@ -18,34 +20,6 @@ max_epochs = 20
 model = dict(
     backbone=dict(depth=18, init_cfg=None, frozen_stages=-1, norm_eval=False),
     head=dict(in_channels=512))
-
-# The reference pipeline with sizes for 64 px images: long side in [64, 128],
-# crop 96.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResize',
-        scale=(128, 128),
-        ratio_range=(0.5, 1.0),
-        keep_ratio=True,
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='RandomCrop',
-        crop_size=96,
-        pad_if_needed=True,
-        pad_val=(103.53, 116.28, 123.675)),
-    dict(type='PackInputs'),
-]
-# Small images: worker processes would only compete for the CPU cores.
-train_dataloader = dict(
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))
-test_dataloader = dict(
-    num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))
 
 param_scheduler = dict(end=max_epochs)
 # validating 30 images costs a third of an epoch here: every 5 epochs

@@ -67,9 +67,10 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
-    # IRN drops the last incomplete batch
-    drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # batch_size is the total over all processes, as the reference's 32;
+    # IRN drops the last incomplete batch
+    batch_sampler=dict(type='TotalBatchSampler', drop_last=True),
     dataset=dict(
         type='IRNAffinityDataset',
         data_root=data_root,
@@ -80,10 +81,11 @@ train_dataloader = dict(
 
 # Only the boundary branch has gradients. IRN's PolyOptimizer passes the
 # weight decay positionally into SGD's momentum slot, so the reference ran
-# with momentum 1e-4, i.e. none; it is written as 0 here.
+# with momentum 1e-4 (plain SGD in effect) and weight decay 1e-4 in its
+# param groups.
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.0, weight_decay=1e-4))
+    optimizer=dict(type='SGD', lr=0.1, momentum=1e-4, weight_decay=1e-4))
 param_scheduler = [
     dict(
         type='PolyLR',

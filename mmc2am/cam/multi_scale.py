@@ -153,6 +153,46 @@ def multi_scale_cam(
     return (list(strided[0].split(counts)), list(high_res[0].split(counts)))
 
 
+def square_cam(forward_cam: CamFn,
+               img: Tensor,
+               keys: Tensor,
+               size: int,
+               scales: Sequence[float] = (1.0, 0.5, 1.5, 2.0),
+               flip: bool = True) -> Tensor:
+    """C2AM's square CAM of one image (its ``make_square_cam.py``).
+
+    Each scale's CAM (flip added back) is resized straight to
+    ``size x size`` (aspect ratio ignored), the scales are summed, and each
+    kept class is divided by (its max + 1e-5). This is what the reference
+    averages into the global CAM; it differs from resizing the normalised
+    full-resolution multi-scale CAM (class means differ by a few percent).
+
+    Args:
+        forward_cam (callable): Maps (N, 3, h, w) to (N, C, h', w')
+            non-negative CAMs.
+        img (Tensor): (1, 3, H, W) normalised image.
+        keys (Tensor): (K,) long, the classes to keep.
+        size (int): Side ``S`` of the output.
+        scales (Sequence[float]): Image scales.
+        flip (bool): Also run each scale's horizontal flip and add it back.
+
+    Returns:
+        Tensor: (K, S, S) max-normalised maps.
+    """
+    if img.shape[0] != 1:
+        raise ValueError(f'square_cam takes one image, got {img.shape[0]}')
+    total = 0
+    for s in scales:
+        x = resize_image(img, s)
+        if flip:
+            cam = forward_cam(torch.cat([x, x.flip(-1)]))
+            cam = cam[:1] + cam[1:].flip(-1)
+        else:
+            cam = forward_cam(x)
+        total = total + _upsample(cam[:, keys], (size, size))
+    return normalize_cams(total[0])
+
+
 def normalize_cams(cams: Tensor, eps: float = 1e-5) -> Tensor:
     """Divide each map of (..., h, w) by (its max + eps), as IRN does."""
     if cams.numel() == 0:
@@ -163,5 +203,5 @@ def normalize_cams(cams: Tensor, eps: float = 1e-5) -> Tensor:
 
 __all__ = [
     'cam_sizes', 'multi_scale_cam', 'multi_scale_cam_reference',
-    'normalize_cams', 'resize_image'
+    'normalize_cams', 'resize_image', 'square_cam'
 ]

@@ -15,7 +15,7 @@ position of the crop and the rest filled with the mean colour (zero after
 normalisation, as IRN pads after normalising) and ignore labels.
 """
 import os.path as osp
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple
 
 import mmcv
 import numpy as np
@@ -23,10 +23,7 @@ from mmcv.transforms import BaseTransform
 from mmseg.datasets import PascalVOCDataset
 from mmseg.registry import DATASETS, TRANSFORMS
 
-__all__ = ['IRNAffinityDataset', 'IRNRandomRescale', 'IRNRandomCrop']
-
-# ImageNet mean in BGR (mmcv loads BGR): the colour that normalises to 0
-BGR_MEAN = (103.53, 116.28, 123.675)
+__all__ = ['IRNAffinityDataset', 'IRNRandomRescale']
 
 
 @DATASETS.register_module()
@@ -119,72 +116,3 @@ class IRNRandomRescale(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(scale_range={self.scale_range}, '
                 f'interpolation={self.interpolation})')
-
-
-@TRANSFORMS.register_module()
-class IRNRandomCrop(BaseTransform):
-    """IRN's ``random_crop``: a fixed-size crop with random placement.
-
-    Along each side longer than ``crop_size`` a random window is taken;
-    along a shorter side the whole image is placed at a random offset in the
-    crop and the rest is filled with ``pad_val`` (image) and ``seg_pad_val``
-    (labels). The output is always ``crop_size x crop_size``.
-
-    Required keys: ``img``, ``gt_seg_map`` (optional).
-    Modified keys: ``img``, ``gt_seg_map``, ``img_shape``.
-
-    Args:
-        crop_size (int): Side of the crop (IRN: 512).
-        pad_val (float | Sequence[float]): Image fill, per channel; the
-            default is the mean colour (BGR), which normalises to 0.
-        seg_pad_val (int): Label fill (ignore).
-    """
-
-    def __init__(self,
-                 crop_size: int = 512,
-                 pad_val: Union[float, Sequence[float]] = BGR_MEAN,
-                 seg_pad_val: int = 255):
-        self.crop_size = int(crop_size)
-        self.pad_val = pad_val
-        self.seg_pad_val = seg_pad_val
-
-    @staticmethod
-    def _window(size: int, crop: int) -> Tuple[slice, slice]:
-        """Source and destination slices along one axis."""
-        if size > crop:
-            start = np.random.randint(size - crop + 1)
-            return slice(start, start + crop), slice(0, crop)
-        start = np.random.randint(crop - size + 1)
-        return slice(0, size), slice(start, start + size)
-
-    def _paste(self, arr: np.ndarray, src: tuple, dst: tuple,
-               fill) -> np.ndarray:
-        shape = (self.crop_size, self.crop_size) + arr.shape[2:]
-        fill = np.asarray(fill)
-        # a fractional fill (the mean colour) needs a float image
-        dtype = arr.dtype if np.all(fill == np.round(fill)) else np.float32
-        out = np.empty(shape, dtype)
-        out[...] = fill
-        out[dst] = arr[src]
-        return out
-
-    def transform(self, results: dict) -> dict:
-        img = results['img']
-        h, w = img.shape[:2]
-        sy, dy = self._window(h, self.crop_size)
-        sx, dx = self._window(w, self.crop_size)
-        if h >= self.crop_size and w >= self.crop_size:
-            results['img'] = img[sy, sx]
-            for key in results.get('seg_fields', []):
-                results[key] = results[key][sy, sx]
-        else:
-            results['img'] = self._paste(img, (sy, sx), (dy, dx),
-                                         self.pad_val)
-            for key in results.get('seg_fields', []):
-                results[key] = self._paste(results[key], (sy, sx), (dy, dx),
-                                           self.seg_pad_val)
-        results['img_shape'] = results['img'].shape[:2]
-        return results
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}(crop_size={self.crop_size})'

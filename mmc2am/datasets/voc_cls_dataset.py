@@ -28,6 +28,8 @@ from PIL import Image
 
 from mmc2am.utils.io import atomic_open
 
+from .irn_cls_labels import load_irn_cls_labels
+
 _CACHE_VERSION = 1
 
 
@@ -48,10 +50,11 @@ class VOCImageLevelDataset(MultiLabelDataset):
             ``dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')``.
         label_file (str, optional): Labels instead of masks: IRN's
             ``cls_labels.npy`` (a pickled dict ``id -> C-dim 0/1 vector``; keys
-            as IRN writes them, ints of the id without ``_``, or strings) or a
-            ``.json`` dict ``id -> list of class indices`` (or C-dim vector).
-            Relative paths are joined with ``data_root``. Defaults to None
-            (labels from the masks).
+            as IRN writes them, ints of the id without ``_``, or strings;
+            read by :func:`load_irn_cls_labels`, which runs no code from the
+            file) or a ``.json`` dict ``id -> list of class indices`` (or
+            C-dim vector). Relative paths are joined with ``data_root``.
+            Defaults to None (labels from the masks).
         img_suffix (str): Defaults to '.jpg'.
         seg_map_suffix (str): Defaults to '.png'.
         ignore_index (int): Mask value that is not a class. Defaults to 255.
@@ -62,8 +65,11 @@ class VOCImageLevelDataset(MultiLabelDataset):
 
     Raises:
         FileNotFoundError: A listed image or mask is missing (named).
-        ValueError: A mask or label entry has no foreground class, or a class
-            id outside the class list (the file is named).
+        ValueError: The ann file lists no id; a mask or label entry has a
+            class id outside the class list; in training (not
+            ``test_mode``), an image has no foreground class. The file is
+            named. In ``test_mode`` (seed evaluation) background-only images
+            are kept, with an empty ``gt_label``.
     """
 
     METAINFO = {'classes': VOC2007_CATEGORIES}
@@ -97,6 +103,11 @@ class VOCImageLevelDataset(MultiLabelDataset):
         """One data info per id of the ann file."""
         img_ids = [i.strip() for i in list_from_file(self.ann_file)]
         img_ids = [i for i in img_ids if i]
+        if not img_ids:
+            # mmengine would fail later with "need at least one array to
+            # concatenate", naming nothing
+            raise ValueError(f'{self.ann_file}: no image ids (empty split '
+                             'file)')
         img_dir = self.data_prefix.get('img_path', '')
         seg_dir = self.data_prefix.get('seg_map_path', None)
         data_list = []
@@ -129,7 +140,9 @@ class VOCImageLevelDataset(MultiLabelDataset):
     def _check_label(self, label: Sequence[int], source: str) -> List[int]:
         num_classes = len(self.metainfo['classes'])
         label = sorted(int(c) for c in label)
-        if not label:
+        # A seed evaluation may hold background-only images (all pixels
+        # are then predicted background); only training needs a class.
+        if not label and not self.test_mode:
             raise ValueError(f'{source}: no foreground class (an image '
                              'without any class cannot train a classifier)')
         bad = [c for c in label if not 0 <= c < num_classes]
@@ -145,6 +158,14 @@ class VOCImageLevelDataset(MultiLabelDataset):
         # Palette PNGs: PIL gives the class ids, not the colours.
         ids = np.unique(np.asarray(Image.open(path)))
         ids = ids[(ids != 0) & (ids != self.ignore_index)]
+        num_classes = len(self.metainfo['classes'])
+        bad = ids[ids > num_classes]
+        if bad.size:
+            # the pixel values as stored, not the 0-based class indices
+            raise ValueError(
+                f'{path}: pixel value {bad.tolist()} outside the '
+                f'{num_classes} classes (1-{num_classes}; 0 background, '
+                f'{self.ignore_index} ignore)')
         return self._check_label([int(i) - 1 for i in ids], path)
 
     def _labels_from_masks(self, paths: List[str]) -> List[List[int]]:
@@ -207,7 +228,7 @@ class VOCImageLevelDataset(MultiLabelDataset):
             with open(path) as f:
                 table: Dict = json.load(f)
         else:
-            table = np.load(path, allow_pickle=True).item()
+            table = load_irn_cls_labels(path)
         num_classes = len(self.metainfo['classes'])
         labels = []
         for img_id in img_ids:

@@ -1,8 +1,10 @@
 """Compute C2AM's global CAM before training (and optionally every N steps).
 
 The global CAM of class ``c`` is the mean, over the training images that
-contain ``c``, of the image's CAM of ``c`` divided by its max and resized to
-``S x S`` (aspect ratio ignored), as in the reference. It is the
+contain ``c``, of the image's CAM of ``c`` at ``S x S`` divided by its max, as
+in the reference (C2AM's ``make_square_cam.py``: each scale's map is resized
+straight to ``S x S`` (aspect ratio ignored), the scales summed, then each
+class divided by its max). It is the
 ``sum_{x_z} P(Y|X=x_z, Z=z) P(X=x_z)`` term of the front-door adjustment and
 is stored in the head's ``global_cam`` buffer, so it is saved in and restored
 from checkpoints.
@@ -22,10 +24,11 @@ from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from mmc2am.cam.cam_inference import inference_cam_fn
-from mmc2am.cam.multi_scale import multi_scale_cam, normalize_cams
+from mmc2am.cam.multi_scale import multi_scale_cam, normalize_cams, square_cam
 from mmc2am.utils.io import atomic_open
 
 DEFAULT_PIPELINE = (dict(type='LoadImageFromFile'), dict(type='PackInputs'))
+CAM_RESOLUTIONS = ('square', 'high_res', 'strided')
 
 
 @HOOKS.register_module()
@@ -39,10 +42,18 @@ class GlobalCAMHook(Hook):
     loader: the train dataset with ``pipeline``, batch 1, ``DefaultSampler``
     with ``shuffle=False, round_up=False`` so no image is counted twice
     across ranks). For each image it takes the multi-scale (+ flip) CAMs of
-    the image's ground-truth classes, divides each by (its max + 1e-5),
-    resizes it to ``S x S`` and adds it to the class sum. Sums, counts and the
-    image count are summed over ranks with ``mmengine.dist.all_reduce`` so
-    every rank sets the same map.
+    the image's ground-truth classes at ``S x S`` (see ``cam_resolution``),
+    each divided by (its max + 1e-5), and adds them to the class sums. Sums,
+    counts and the image count are summed over ranks with
+    ``mmengine.dist.all_reduce`` so every rank sets the same map.
+
+    C2AM fine-tunes a *trained* plain-CAM classifier, and a global CAM of
+    random weights is meaningless, so before the pass the hook checks that
+    the run starts from trained weights: ``load_from`` is set and holds the
+    head's weights (``head.conv.weight``). ``allow_untrained=True`` lifts the
+    check for users who mean it (the generated-data tests do). The pass
+    refuses a degenerate result: no image at all, or a class present in the
+    labels whose maps are all zero (the loss would then sit at log 2).
 
     Rank 0 writes ``global_cam.npy`` (C x S x S float32) and
     ``global_cam.png`` (a grid of the C maps titled by class name) into
@@ -50,15 +61,22 @@ class GlobalCAMHook(Hook):
 
     Args:
         scales (Sequence[float]): CAM scales. Defaults to IRN's
-            ``(1.0, 0.5, 1.5, 2.0)``.
+            ``(1.0, 0.5, 1.5, 2.0)``; C2AM's configs use its reference
+            ``(1.0, 0.5, 1.5, 2.0, 2.5, 3.0)``.
         flip (bool): Add each scale's horizontal flip. Defaults to True.
         reduce (str): ``'by_class'``: divide each class sum by the number of
-            images containing the class (the formula); ``'all'``: by the
-            number of images (absent classes count as zeros).
-            Defaults to 'by_class'.
-        cam_resolution (str): Which map of :func:`multi_scale_cam` is
-            resized to ``S x S``: ``'high_res'`` (image size) or ``'strided'``
-            (stride 4). Defaults to 'high_res'.
+            images containing the class (the formula's ``P(X=x_z)`` over the
+            images of ``z``); ``'all'``: by the number of images (absent
+            classes count as zeros). The reference loads a precomputed file
+            and had code for both; ``'by_class'`` is the default because it
+            is the paper's formula. Defaults to 'by_class'.
+        cam_resolution (str): How an image's CAM reaches ``S x S``:
+            ``'square'``: the reference, each scale's feature-level map
+            resized straight to ``S x S``, summed, normalised
+            (:func:`mmc2am.cam.multi_scale.square_cam`); ``'high_res'`` /
+            ``'strided'``: the normalised multi-scale CAM at image size /
+            stride 4 (:func:`multi_scale_cam`, IRN's seeds) resized to
+            ``S x S``. Defaults to 'square'.
         interval (int): Also recompute every ``interval`` epochs (or
             iterations with ``by_epoch=False``); 0 = only before training
             (the reference). Defaults to 0.
@@ -75,6 +93,8 @@ class GlobalCAMHook(Hook):
             (:func:`mmc2am.cam.cam_inference.inference_cam_fn`: same maps up
             to float rounding, faster on CPU). Defaults to True.
         out_name (str): Stem of the files written. Defaults to 'global_cam'.
+        allow_untrained (bool): Compute the global CAM even when the run
+            does not start from trained classifier weights. Defaults to False.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -83,7 +103,7 @@ class GlobalCAMHook(Hook):
                  scales: Sequence[float] = (1.0, 0.5, 1.5, 2.0),
                  flip: bool = True,
                  reduce: str = 'by_class',
-                 cam_resolution: str = 'high_res',
+                 cam_resolution: str = 'square',
                  interval: int = 0,
                  by_epoch: bool = True,
                  global_cam_file: Optional[str] = None,
@@ -91,11 +111,13 @@ class GlobalCAMHook(Hook):
                  dataset: Optional[dict] = None,
                  num_workers: int = 2,
                  fuse_bn: bool = True,
-                 out_name: str = 'global_cam') -> None:
+                 out_name: str = 'global_cam',
+                 allow_untrained: bool = False) -> None:
         if reduce not in ('by_class', 'all'):
             raise ValueError(f"reduce must be 'by_class' or 'all', got {reduce!r}")
-        if cam_resolution not in ('high_res', 'strided'):
-            raise ValueError("cam_resolution must be 'high_res' or 'strided'")
+        if cam_resolution not in CAM_RESOLUTIONS:
+            raise ValueError(f'cam_resolution must be one of '
+                             f'{CAM_RESOLUTIONS}, got {cam_resolution!r}')
         if interval < 0:
             raise ValueError('interval must be >= 0')
         self.scales = tuple(scales)
@@ -110,6 +132,7 @@ class GlobalCAMHook(Hook):
         self.num_workers = num_workers
         self.fuse_bn = fuse_bn
         self.out_name = out_name
+        self.allow_untrained = allow_untrained
         # Number of passes over the data run by this hook (tests count them).
         self.num_passes = 0
 
@@ -134,7 +157,28 @@ class GlobalCAMHook(Hook):
                                         head.num_classes)
             self._write_outputs(runner, head.global_cam.cpu().numpy(), classes)
             return
+        if not self.allow_untrained:
+            self._check_trained_start(runner)
         self.compute(runner)
+
+    @staticmethod
+    def _check_trained_start(runner: Runner) -> None:
+        """Refuse to fine-tune (and average CAMs of) untrained weights."""
+        hint = ('C2AM fine-tunes a trained plain-CAM classifier: set '
+                'load_from to its checkpoint (e.g. work_dirs/cam_r50_voc/'
+                'epoch_5.pth), or GlobalCAMHook(allow_untrained=True) if you '
+                'mean to start from these weights')
+        load_from = runner._load_from
+        if not load_from:
+            raise RuntimeError(f'GlobalCAMHook: load_from is not set. {hint}')
+        from mmengine.runner.checkpoint import _load_checkpoint
+        ckpt = _load_checkpoint(load_from, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+        if not any(k.endswith('head.conv.weight') for k in state):
+            raise RuntimeError(
+                f'GlobalCAMHook: {load_from} holds no CAM classifier head '
+                f'weights (head.conv.weight); is it an IRN or segmenter '
+                f'checkpoint? {hint}')
 
     def after_train_epoch(self, runner: Runner) -> None:
         if (self.interval and self.by_epoch
@@ -223,20 +267,15 @@ class GlobalCAMHook(Hook):
                 data = model.data_preprocessor(data, False)
                 for img, sample in zip(data['inputs'], data['data_samples']):
                     h, w = sample.img_shape[:2]  # drop any batch padding
-                    strided, high_res = multi_scale_cam(
-                        forward_cam, img[None, :, :h, :w], self.scales,
-                        self.flip)
-                    cam = high_res if self.cam_resolution == 'high_res' \
-                        else strided
+                    img = img[None, :, :h, :w]
                     keys = sample.gt_label.long().to(device)
-                    cam = normalize_cams(cam[0, keys])
-                    cam = F.interpolate(
-                        cam[None], size=(S, S), mode='bilinear',
-                        align_corners=False)[0]
+                    num_images += 1
+                    if keys.numel() == 0:
+                        continue
+                    cam = self._square_cam(forward_cam, img, keys, S)
                     sums.index_add_(0, keys, cam.double())
                     counts.index_add_(
                         0, keys, torch.ones_like(keys, dtype=torch.float64))
-                    num_images += 1
         finally:
             model.train(was_training)
 
@@ -249,6 +288,8 @@ class GlobalCAMHook(Hook):
         global_cam = (sums / denom).float()
 
         classes = self._class_names(loader, C)
+        self._check_degenerate(loader, global_cam, counts, num_images,
+                               classes)
         absent = [classes[i] for i in torch.nonzero(counts == 0).flatten()]
         if absent:
             runner.logger.warning(
@@ -262,6 +303,41 @@ class GlobalCAMHook(Hook):
             f'{dict(zip(classes, counts.long().tolist()))}')
         self._write_outputs(runner, global_cam.cpu().numpy(), classes)
         return global_cam
+
+    def _square_cam(self, forward_cam, img: torch.Tensor, keys: torch.Tensor,
+                    size: int) -> torch.Tensor:
+        """(K, S, S) max-normalised CAMs of one image's classes ``keys``."""
+        if self.cam_resolution == 'square':
+            return square_cam(forward_cam, img, keys, size, self.scales,
+                              self.flip)
+        strided, high_res = multi_scale_cam(forward_cam, img, self.scales,
+                                            self.flip)
+        cam = high_res if self.cam_resolution == 'high_res' else strided
+        cam = normalize_cams(cam[0, keys])
+        return F.interpolate(
+            cam[None], size=(size, size), mode='bilinear',
+            align_corners=False)[0]
+
+    @staticmethod
+    def _check_degenerate(loader, global_cam: torch.Tensor,
+                          counts: torch.Tensor, num_images: torch.Tensor,
+                          classes: List[str]) -> None:
+        """Refuse a global CAM that would make the adjusted loss constant."""
+        source = getattr(loader.dataset, 'ann_file', '') or type(
+            loader.dataset).__name__
+        if num_images.item() == 0:
+            raise RuntimeError(
+                f'GlobalCAMHook: the pass saw no image ({source}); check the '
+                'train dataset (ann_file, data_root) or the hook\'s dataset')
+        flat = global_cam.flatten(1).max(dim=1).values
+        dead = [classes[i] for i in range(len(classes))
+                if counts[i] > 0 and flat[i] <= 0]
+        if dead:
+            raise RuntimeError(
+                f'GlobalCAMHook: the CAMs of {dead} are all zero on every '
+                f'image of {source} that holds them, so their adjusted scores '
+                'would be constant; load trained classifier weights '
+                '(load_from) before the C2AM fine-tuning')
 
     # ------------------------------------------------------------------ #
     # outputs

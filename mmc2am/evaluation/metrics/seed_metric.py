@@ -43,6 +43,14 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def _sample_name(sample: dict) -> str:
+    """The mask (or image) file of a sample, for error messages."""
+    for key in ('seg_map_path', 'img_path', 'img_id'):
+        if sample.get(key) is not None:
+            return str(sample[key])
+    return '<unnamed sample>'
+
+
 def seed_counts(cams: np.ndarray,
                 labels: np.ndarray,
                 gt: np.ndarray,
@@ -53,7 +61,9 @@ def seed_counts(cams: np.ndarray,
 
     Args:
         cams (np.ndarray): (K, H, W) CAMs of the image's K classes
-            (normally max-normalised to [0, 1]). K may be 0.
+            (normally max-normalised to [0, 1]). K may be 0 (a
+            background-only image: every pixel is background at every
+            threshold); then any empty array is accepted.
         labels (np.ndarray): (K,) label id of each map (1-based: 0 is
             background).
         gt (np.ndarray): (H, W) ground-truth label ids, ``ignore_index``
@@ -71,9 +81,16 @@ def seed_counts(cams: np.ndarray,
         hundred at most in practice, so results stay small when gathered
         across ranks.
     """
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if len(labels) == 0 and cams.size == 0:
+        # a background-only image: whatever empty shape its maps came in
+        cams = np.zeros((0, ) + gt.shape, dtype=cams.dtype)
     if cams.ndim != 3 or cams.shape[1:] != gt.shape:
         raise ValueError(f'CAMs of shape {cams.shape} do not match the '
                          f'ground truth of shape {gt.shape}')
+    if cams.shape[0] != len(labels):
+        raise ValueError(f'{cams.shape[0]} CAMs for {len(labels)} class '
+                         'keys')
     N, T = num_labels, len(thresholds)
     # Ignored pixels go to an extra ground-truth row N, dropped at the end:
     # cheaper than gathering the valid pixels of every CAM plane.
@@ -84,7 +101,6 @@ def seed_counts(cams: np.ndarray,
         bad = np.unique(gt[~in_range & (gt != ignore_index)])
         raise ValueError(f'ground-truth labels outside [0, {N}) and != '
                          f'{ignore_index}: {bad}')
-    labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
         # No class present: background at every threshold (bucket 0).
         col_bucket = 0
@@ -249,19 +265,28 @@ class SeedMetric(BaseMetric):
         """
         num_labels = len(self._foreground_names()) + 1
         for sample in data_samples:
-            cams = _to_numpy(sample[self.cam_key])
-            if cams.dtype != np.float64:
-                cams = cams.astype(np.float32, copy=False)
             keys = _to_numpy(sample[self.keys_key]).astype(np.int64).ravel()
             gt = _to_numpy(sample[self.gt_key])
             if gt.ndim == 3 and gt.shape[0] == 1:
                 gt = gt[0]
+            if self.cam_key in sample:
+                cams = _to_numpy(sample[self.cam_key])
+            elif keys.size == 0:  # a background-only image may carry none
+                cams = np.zeros((0, ) + gt.shape, np.float32)
+            else:
+                raise KeyError(f'SeedMetric: sample {_sample_name(sample)} '
+                               f'has no {self.cam_key!r}')
+            if cams.dtype != np.float64:
+                cams = cams.astype(np.float32, copy=False)
             # Compare in the CAM's dtype, as the reference does when it pads
             # the float32 CAMs with the threshold.
             thr = self.thresholds.astype(cams.dtype)
-            self.results.append(
-                seed_counts(cams, keys + 1, gt, thr, num_labels,
-                            self.ignore_index))
+            try:
+                counts = seed_counts(cams, keys + 1, gt, thr, num_labels,
+                                     self.ignore_index)
+            except ValueError as e:
+                raise ValueError(f'{_sample_name(sample)}: {e}') from None
+            self.results.append(counts)
 
     # ---------------------------------------------------------------- compute
     def compute_metrics(self, results: list) -> Dict[str, float]:

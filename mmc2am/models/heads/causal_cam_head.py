@@ -64,8 +64,10 @@ class CausalCAMHead(MultiLabelClsHead):
         thr (float, optional): Score threshold for ``pred_label``
             (see :class:`MultiLabelClsHead`).
         topk (int, optional): Top-k for ``pred_label``.
-        init_cfg (dict, optional): None means Xavier-uniform on the conv,
-            as IRN initialises its classifier.
+        init_cfg (dict, optional): None keeps PyTorch's default ``Conv2d``
+            initialisation (Kaiming-uniform with ``a=sqrt(5)``), which is what
+            IRN's classifier runs with: its ``nn.Conv2d(2048, 20, 1,
+            bias=False)`` is never re-initialised. Defaults to None.
     """
 
     def __init__(self,
@@ -80,10 +82,6 @@ class CausalCAMHead(MultiLabelClsHead):
                  init_cfg: Optional[dict] = None):
         if loss is None:
             loss = dict(type='CrossEntropyLoss', use_sigmoid=True)
-        if init_cfg is None:
-            # IRN: xavier_uniform_ on the classifier
-            init_cfg = dict(
-                type='Xavier', layer='Conv2d', distribution='uniform')
         super().__init__(loss=loss, thr=thr, topk=topk, init_cfg=init_cfg)
         if adjustment not in ADJUSTMENTS:
             raise ValueError(f'adjustment must be one of {ADJUSTMENTS}, '

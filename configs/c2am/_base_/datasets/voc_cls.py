@@ -16,13 +16,11 @@ train_pipeline = [
         keep_ratio=True,
         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    # pad with the ImageNet mean (BGR here: the image is BGR until the data
-    # preprocessor) so padding normalises to 0, as IRN's crop
-    dict(
-        type='RandomCrop',
-        crop_size=512,
-        pad_if_needed=True,
-        pad_val=(103.53, 116.28, 123.675)),
+    # IRN's random_crop: a smaller image lands at a random offset of the
+    # 512 x 512 canvas (mmpretrain's RandomCrop(pad_if_needed) centres it),
+    # padded with the ImageNet mean (BGR: the image is BGR until the data
+    # preprocessor) so the padding normalises to 0, as IRN pads with 0.
+    dict(type='IRNRandomCrop', crop_size=512),
     dict(type='PackInputs'),
 ]
 val_pipeline = [
@@ -42,15 +40,21 @@ test_pipeline = [
     dict(
         type='PackInputs',
         algorithm_keys=('gt_seg_map', ),
-        meta_keys=('sample_idx', 'img_id', 'img_path', 'ori_shape',
-                   'img_shape')),
+        meta_keys=('sample_idx', 'img_id', 'img_path', 'seg_map_path',
+                   'ori_shape', 'img_shape')),
 ]
 
+# batch_size is the TOTAL over all processes (TotalBatchSampler): the
+# reference stepped 16 images at a time on however many GPUs it had, so
+# `dist_train.sh CFG 8` takes 2 per GPU and keeps its lr and steps per epoch
+# (rather than mmengine's per-process batch with auto_scale_lr, which would
+# train a different recipe). drop_last as IRN's loader.
 train_dataloader = dict(
     batch_size=16,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=dict(type='TotalBatchSampler', drop_last=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -1,0 +1,3 @@
+from .total_batch_sampler import TotalBatchSampler
+
+__all__ = ['TotalBatchSampler']
