@@ -1,0 +1,3 @@
+from .cam_inferencer import CAMInferencer
+
+__all__ = ['CAMInferencer']
