@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -67,6 +68,7 @@ def test_splits_and_layout(voc_root):
     assert listed('JPEGImages', '.jpg') == sorted(everything)
     assert listed('SegmentationClassAug', '.png') == sorted(everything)
     assert listed('SegmentationClass', '.png') == sorted(train + val)
+    assert listed('Annotations', '.xml') == sorted(everything)
     # No temporary files of the atomic writes are left behind.
     assert not [n for n in os.listdir(os.path.join(voc_root, 'JPEGImages'))
                 if n.startswith('.')]
@@ -110,6 +112,58 @@ def test_masks_match_labels(voc_root):
     assert len(seen) >= 15  # 60 images cover most of the 20 classes
 
 
+def test_xml_annotations_match_masks(voc_root):
+    """Every image's XML names exactly its mask's classes (VOC names), and
+    each box is the tight box of visible pixels of its class: the boxes of a
+    class enclose all its pixels, and every edge of a box touches one."""
+    meta = _read_meta(voc_root)
+    for img_id in meta['images']:
+        path = os.path.join(voc_root, 'Annotations', img_id + '.xml')
+        root = ET.parse(path).getroot()
+        assert root.tag == 'annotation'
+        assert root.findtext('filename') == img_id + '.jpg'
+        assert (root.findtext('size/width'), root.findtext('size/height'),
+                root.findtext('size/depth')) == ('64', '64', '3')
+        mask = np.asarray(Image.open(os.path.join(
+            voc_root, 'SegmentationClassAug', img_id + '.png')))
+        objects = root.findall('object')
+        names = [o.findtext('name') for o in objects]
+        assert sorted({VOC_CLASSES.index(n) for n in names}) == \
+            meta['images'][img_id]['labels'], img_id
+        # one <object> per drawn object (all are visible in generated data)
+        assert [VOC_CLASSES.index(n) for n in names] == \
+            meta['images'][img_id]['objects']
+        covered = np.zeros_like(mask, dtype=bool)
+        for obj, name in zip(objects, names):
+            assert obj.findtext('difficult') == '0'
+            # VOC boxes: 1-based, inclusive
+            x0, y0, x1, y1 = (int(obj.findtext(f'bndbox/{t}')) - 1
+                              for t in ('xmin', 'ymin', 'xmax', 'ymax'))
+            assert 0 <= x0 <= x1 < 64 and 0 <= y0 <= y1 < 64
+            inside = mask[y0:y1 + 1, x0:x1 + 1] == VOC_CLASSES.index(name)
+            assert inside[0].any() and inside[-1].any(), (img_id, name)
+            assert inside[:, 0].any() and inside[:, -1].any(), (img_id, name)
+            covered[y0:y1 + 1, x0:x1 + 1] |= inside
+        np.testing.assert_array_equal(covered, mask > 0, err_msg=img_id)
+
+
+def test_xml_box_by_hand(tmp_path):
+    """A hand-computed case: the box of an object is its visible pixels."""
+    from mmc2am.datasets.voc_generator import _encode_xml
+
+    xml = _encode_xml('x', (32, 48), [8, 15],
+                      [dict(bbox=(3, 5, 10, 20), truncated=False,
+                            occluded=True), None])
+    root = ET.fromstring(xml)
+    assert root.findtext('size/width') == '48'
+    assert root.findtext('size/height') == '32'
+    (obj, ) = root.findall('object')  # the hidden person gets no <object>
+    assert obj.findtext('name') == 'cat'
+    assert obj.findtext('occluded') == '1'
+    assert [obj.findtext(f'bndbox/{t}') for t in
+            ('xmin', 'ymin', 'xmax', 'ymax')] == ['4', '6', '11', '21']
+
+
 def test_classes_and_palette_match_mmseg():
     datasets = pytest.importorskip('mmseg.datasets')
     metainfo = datasets.PascalVOCDataset.METAINFO
@@ -144,7 +198,8 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     generate_voc_dataset(str(tmp_path / 'c'), seed=4, **kwargs)
     a, b = _all_files(str(tmp_path / 'a')), _all_files(str(tmp_path / 'b'))
     c = _all_files(str(tmp_path / 'c'))
-    assert len(a) == 8 + 6 + 8 + 4 + 1
+    # images, masks (train + val), aug masks, XML, splits, meta.json
+    assert len(a) == 8 + 6 + 8 + 8 + 4 + 1
     assert a == b
     assert a.keys() == c.keys()
     images = [k for k in a if k.endswith('.jpg')]

@@ -17,6 +17,9 @@ and saved in ``meta.json``, so it can be measured rather than assumed.
 Layout written under ``out_dir`` (the ``VOC2012`` folder itself)::
 
     JPEGImages/gen_000000.jpg            RGB, every image
+    Annotations/gen_000000.xml           VOC XML: size, one <object> (name,
+                                         difficult 0, bndbox of its visible
+                                         pixels) per visible object, every image
     SegmentationClass/gen_000000.png     palette PNG, train + val images
     SegmentationClassAug/gen_000000.png  palette PNG, every image
     ImageSets/Segmentation/train.txt     num_train ids
@@ -27,12 +30,16 @@ Layout written under ``out_dir`` (the ``VOC2012`` folder itself)::
     meta.json                            classes, contexts, per-image truth
 
 Masks hold 0 for background and the VOC id (1..20) of each object's class;
-no 255 (ignore) borders are drawn.
+no 255 (ignore) borders are drawn. The XML annotations name exactly the
+classes of the mask (an object hidden by later ones is left out of both), so
+image labels read from XML, as IRN's ``cls_labels.npy`` is, equal the labels
+read from the mask.
 """
 import io
 import json
 import os
 import tempfile
+import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -260,7 +267,8 @@ def _context_texture(rng: np.random.Generator, spec: dict, yy: np.ndarray,
 
 def _render_image(rng: np.random.Generator, drawn_ids: np.ndarray,
                   context_prob: float, max_objects: int, yy: np.ndarray,
-                  xx: np.ndarray) -> Tuple[np.ndarray, np.ndarray, List[int], int]:
+                  xx: np.ndarray) -> Tuple[np.ndarray, np.ndarray, List[int], int,
+                                           List[Optional[dict]]]:
     """Draw one image and its mask.
 
     Args:
@@ -272,9 +280,14 @@ def _render_image(rng: np.random.Generator, drawn_ids: np.ndarray,
         yy, xx (np.ndarray): ``(H, W)`` float32 pixel coordinates.
 
     Returns:
-        tuple: ``(image, mask, objects, context)``: ``(H, W, 3)`` uint8 RGB,
-        ``(H, W)`` uint8 VOC ids, the VOC ids of the objects in drawing order
-        (first = primary) and the VOC id whose context the background shows.
+        tuple: ``(image, mask, objects, context, boxes)``: ``(H, W, 3)`` uint8
+        RGB, ``(H, W)`` uint8 VOC ids, the VOC ids of the objects in drawing
+        order (first = primary), the VOC id whose context the background
+        shows, and per object (same order) None if no pixel of it is visible,
+        else a dict ``bbox`` (``(xmin, ymin, xmax, ymax)``, 0-based inclusive
+        pixel indices of its visible pixels), ``truncated`` (its shape
+        reaches the image border) and ``occluded`` (a later object hides
+        part of it).
     """
     h, w = yy.shape
     side = min(h, w)
@@ -338,7 +351,21 @@ def _render_image(rng: np.random.Generator, drawn_ids: np.ndarray,
 
     image += rng.normal(0, 6, size=image.shape).astype(np.float32)
     image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    return image, mask, objects, context
+
+    boxes: List[Optional[dict]] = []
+    for k, m in enumerate(masks):
+        vis = owner == k
+        rows, cols = np.nonzero(vis.any(axis=1))[0], np.nonzero(vis.any(axis=0))[0]
+        if not rows.size:
+            boxes.append(None)
+            continue
+        # VOC boxes enclose the visible extent of an object.
+        boxes.append(dict(
+            bbox=(int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])),
+            truncated=bool(m[0].any() or m[-1].any() or m[:, 0].any()
+                           or m[:, -1].any()),
+            occluded=bool(vis.sum() < m.sum())))
+    return image, mask, objects, context, boxes
 
 
 def _check_args(out_dir: str, num_train: int, num_val: int, num_aug: int,
@@ -394,10 +421,12 @@ def _prepare_out_dir(out_dir: str) -> Dict[str, str]:
         img_dir=os.path.join(out_dir, 'JPEGImages'),
         ann_dir=os.path.join(out_dir, 'SegmentationClass'),
         aug_ann_dir=os.path.join(out_dir, 'SegmentationClassAug'),
+        xml_dir=os.path.join(out_dir, 'Annotations'),
         split_dir=os.path.join(out_dir, 'ImageSets', 'Segmentation'),
         meta_file=os.path.join(out_dir, 'meta.json'))
     try:
-        for key in ('img_dir', 'ann_dir', 'aug_ann_dir', 'split_dir'):
+        for key in ('img_dir', 'ann_dir', 'aug_ann_dir', 'xml_dir',
+                    'split_dir'):
             os.makedirs(paths[key], exist_ok=True)
         # makedirs succeeds on an existing read-only folder, so probe a write.
         fd, probe = tempfile.mkstemp(dir=paths['img_dir'], prefix='.probe.')
@@ -416,6 +445,54 @@ def _encode_png(mask: np.ndarray) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format='PNG')
     return buf.getvalue()
+
+
+def _encode_xml(img_id: str, size: Tuple[int, int], objects: List[int],
+                boxes: List[Optional[dict]]) -> bytes:
+    """A VOC2012 ``Annotations/<id>.xml`` for one generated image.
+
+    Args:
+        img_id (str): Image id.
+        size (tuple[int, int]): ``(height, width)``.
+        objects (list[int]): VOC ids (1..20) in drawing order.
+        boxes (list[dict | None]): From :func:`_render_image`, same order;
+            objects without a visible pixel get no ``<object>``.
+
+    Returns:
+        bytes: UTF-8 XML in VOC's element order; boxes in VOC's 1-based
+        inclusive pixel coordinates.
+    """
+    def sub(parent: ET.Element, tag: str, text=None) -> ET.Element:
+        el = ET.SubElement(parent, tag)
+        if text is not None:
+            el.text = str(text)
+        return el
+
+    root = ET.Element('annotation')
+    sub(root, 'folder', 'VOC2012')
+    sub(root, 'filename', img_id + '.jpg')
+    source = sub(root, 'source')
+    sub(source, 'database', 'mmc2am generated VOC look-alike')
+    sub(source, 'annotation', 'mmc2am.datasets.voc_generator')
+    size_el = sub(root, 'size')
+    sub(size_el, 'width', size[1])
+    sub(size_el, 'height', size[0])
+    sub(size_el, 'depth', 3)
+    sub(root, 'segmented', 1)
+    for cls, box in zip(objects, boxes):
+        if box is None:
+            continue
+        obj = sub(root, 'object')
+        sub(obj, 'name', VOC_CLASSES[cls])
+        sub(obj, 'pose', 'Unspecified')
+        sub(obj, 'truncated', int(box['truncated']))
+        sub(obj, 'occluded', int(box['occluded']))
+        sub(obj, 'difficult', 0)
+        bndbox = sub(obj, 'bndbox')
+        for tag, value in zip(('xmin', 'ymin', 'xmax', 'ymax'), box['bbox']):
+            sub(bndbox, tag, value + 1)
+    ET.indent(root, space='\t')
+    return (ET.tostring(root, encoding='unicode') + '\n').encode('utf-8')
 
 
 def _write_bytes(path: str, data: bytes) -> None:
@@ -461,10 +538,11 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
 
     Returns:
         dict: ``root``, ``img_dir``, ``ann_dir``, ``aug_ann_dir``,
-        ``split_dir``, ``meta_file`` (paths); ``splits`` (``train``, ``val``,
-        ``aug``, ``trainaug`` -> list of ids); ``labels`` (id -> sorted VOC
-        ids 1..20 present in the mask); ``objects`` (id -> VOC ids in drawing
-        order, first = primary); ``context`` (id -> VOC id whose context is
+        ``xml_dir``, ``split_dir``, ``meta_file`` (paths); ``splits``
+        (``train``, ``val``, ``aug``, ``trainaug`` -> list of ids);
+        ``labels`` (id -> sorted VOC ids 1..20 present in the mask, the
+        classes of its XML too); ``objects`` (id -> VOC ids in drawing order,
+        first = primary); ``context`` (id -> VOC id whose context is
         the background); ``classes`` (the 21 VOC names, background first);
         ``img_size`` (``(height, width)``).
 
@@ -490,7 +568,7 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
     labels, objects_of, context_of = {}, {}, {}
     for i, img_id in enumerate(ids):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
-        image, mask, objects, context = _render_image(
+        image, mask, objects, context, boxes = _render_image(
             rng, drawn_ids, float(context_prob), int(max_objects), yy, xx)
         labels[img_id] = [int(c) for c in np.unique(mask) if c != 0]
         objects_of[img_id] = objects
@@ -506,6 +584,8 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
         _write_bytes(os.path.join(paths['aug_ann_dir'], img_id + '.png'), png)
         if img_id in with_mask:
             _write_bytes(os.path.join(paths['ann_dir'], img_id + '.png'), png)
+        _write_bytes(os.path.join(paths['xml_dir'], img_id + '.xml'),
+                     _encode_xml(img_id, (h, w), objects, boxes))
 
     for name in ('train', 'val', 'aug', 'trainaug'):
         text = ''.join(i + '\n' for i in splits[name])
@@ -514,7 +594,8 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
 
     meta = dict(
         generator='mmc2am.datasets.voc_generator',
-        format_version=1,
+        # 2: Annotations/<id>.xml written for every image
+        format_version=2,
         seed=int(seed),
         img_size=[h, w],
         num_train=int(num_train),

@@ -12,7 +12,9 @@ train_pipeline = [
         scale=(128, 128),
         ratio_range=(0.5, 1.0),
         keep_ratio=True,
-        interpolation='bicubic'),
+        interpolation='bicubic',
+        # PIL's bicubic (antialiased when shrinking), as IRN's pil_rescale
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='IRNRandomCrop', crop_size=96),
     dict(type='PackInputs'),

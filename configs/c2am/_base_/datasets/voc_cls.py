@@ -1,5 +1,7 @@
 # PASCAL VOC 2012, segmentation layout (mmseg's voc_aug.py converter), with
-# image-level labels taken from the masks.
+# image-level labels from the XML annotations (Annotations/<id>.xml: every
+# <object><name>, difficult objects included), the labels of IRN's
+# cls_labels.npy that the published IRN / C2AM numbers were trained with.
 # train: train_aug (10,582 ids, SegmentationClassAug) with IRN's augmentation;
 # val:   multi-label mAP on val (1,449 ids);
 # test:  seeds on train (1,464 ids with the official masks).
@@ -14,7 +16,9 @@ train_pipeline = [
         scale=(640, 640),
         ratio_range=(0.5, 1.0),
         keep_ratio=True,
-        interpolation='bicubic'),
+        interpolation='bicubic',
+        # PIL's bicubic (antialiased when shrinking), as IRN's pil_rescale
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     # IRN's random_crop: a smaller image lands at a random offset of the
     # 512 x 512 canvas (mmpretrain's RandomCrop(pad_if_needed) centres it),
@@ -59,6 +63,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='ImageSets/Segmentation/trainaug.txt',
+        label_source='xml',
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
         pipeline=train_pipeline))
@@ -72,6 +77,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='ImageSets/Segmentation/val.txt',
+        label_source='xml',
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path='SegmentationClass'),
         pipeline=val_pipeline,
@@ -89,6 +95,7 @@ test_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='ImageSets/Segmentation/train.txt',
+        label_source='xml',
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path='SegmentationClass'),
         pipeline=test_pipeline,
