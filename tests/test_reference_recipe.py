@@ -135,4 +135,4 @@ def test_generated_c2am_follows_the_real_c2am_settings():
     assert tuple(gen.model.test_cfg.scales) == tuple(real.model.test_cfg.scales)
     for key in ('type', 'scales', 'flip', 'reduce', 'cam_resolution'):
         assert gen.custom_hooks[0][key] == real.custom_hooks[0][key], key
-    assert gen.optim_wrapper == real.optim_wrapper
+    assert gen.optim_wrapper == real.optim_wrapper  # reference optimizer

@@ -86,6 +86,11 @@ def main():
         # means the latest checkpoint of this work dir; with none yet, the
         # run starts afresh from load_from.
         latest = find_latest_checkpoint(cfg.work_dir)
+        if latest == '':
+            raise RuntimeError(
+                f'--resume: {osp.join(cfg.work_dir, "last_checkpoint")} is '
+                'empty (a kill while mmengine rewrote it): write the path of '
+                'the newest complete epoch_*.pth into it')
         if latest is not None:
             cfg.load_from = latest
         else:

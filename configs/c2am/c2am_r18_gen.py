@@ -1,6 +1,8 @@
 # C2AM on the generated data: cam_r18_gen.py fine-tuned with voc_r50.py's
 # C2AM settings (front-door head, GlobalCAMHook with the reference's scales
-# and square maps, lr 5e-4 / 5e-3), from cam_r18_gen's last checkpoint.
+# and square maps, SGD lr 5e-4 / 5e-3 with the reference's momentum 1e-4:
+# the fine-tuning starts from trained weights, so the reference optimizer is
+# kept here), from cam_r18_gen's last checkpoint.
 # tests/test_classifier_configs.py checks that these settings stay equal to
 # voc_r50.py's.
 #   python tools/train.py configs/c2am/cam_r18_gen.py    # first
@@ -27,6 +29,6 @@ custom_hooks = [
         priority='ABOVE_NORMAL')
 ]
 
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
+optim_wrapper = dict(optimizer=dict(lr=5e-4, momentum=1e-4))
 param_scheduler = dict(end=max_epochs)
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)

@@ -1,5 +1,5 @@
-# c2am_r18_gen.py with SGD momentum 0.9, fine-tuning cam_r18_gen_m09.py.
+# c2am_r18_gen.py with SGD momentum 0.9 (the optimizer IRN meant; see
+# cam_r50_voc_m09.py), from the same cam_r18_gen.py checkpoint.
 _base_ = ['./c2am_r18_gen.py']
 
-load_from = 'work_dirs/cam_r18_gen_m09/epoch_20.pth'
 optim_wrapper = dict(optimizer=dict(momentum=0.9))

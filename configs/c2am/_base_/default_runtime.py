@@ -9,6 +9,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # the augmentation RNGs from (seed, epoch): a resumed run draws what an
+    # uninterrupted one would (mmengine restores the sampler order only)
+    epoch_seed=dict(type='EpochSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
 

@@ -1,3 +1,4 @@
+from .epoch_seed_hook import EpochSeedHook
 from .global_cam_hook import GlobalCAMHook
 
-__all__ = ['GlobalCAMHook']
+__all__ = ['EpochSeedHook', 'GlobalCAMHook']
