@@ -155,3 +155,18 @@ def test_pooled_features_are_accepted(data):
 def test_bad_adjustment():
     with pytest.raises(ValueError, match='adjustment'):
         CausalCAMHead(num_classes=C, in_channels=K, adjustment='backdoor')
+
+
+def test_global_cam_flag_follows_state_dict_loads():
+    """The host-cached flag (no device sync per step) tracks loads both ways."""
+    done = CausalCAMHead(num_classes=3, in_channels=4, global_cam_size=4)
+    done.set_global_cam(torch.rand(3, 4, 4))
+    fresh = CausalCAMHead(num_classes=3, in_channels=4, global_cam_size=4)
+    assert not fresh.has_global_cam
+    fresh.load_state_dict(done.state_dict())
+    assert fresh.has_global_cam
+    assert torch.equal(fresh.global_cam, done.global_cam)
+    done.load_state_dict(
+        CausalCAMHead(num_classes=3, in_channels=4,
+                      global_cam_size=4).state_dict())
+    assert not done.has_global_cam

@@ -99,6 +99,9 @@ class CausalCAMHead(MultiLabelClsHead):
             'global_cam',
             torch.zeros(num_classes, global_cam_size, global_cam_size))
         self.register_buffer('global_cam_set', torch.tensor(False))
+        # host copy of the flag: reading the buffer is a device sync, which
+        # would cost every CUDA training step (issue 15)
+        self._global_cam_set = False
 
     # ------------------------------------------------------------------ #
     # global CAM
@@ -106,7 +109,14 @@ class CausalCAMHead(MultiLabelClsHead):
     @property
     def has_global_cam(self) -> bool:
         """Whether :meth:`set_global_cam` has filled the buffer."""
-        return bool(self.global_cam_set.item())
+        if not self._global_cam_set:
+            # one read after a state-dict load; True stays cached
+            self._global_cam_set = bool(self.global_cam_set.item())
+        return self._global_cam_set
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._global_cam_set = False  # re-read the loaded buffer
 
     @torch.no_grad()
     def set_global_cam(self, global_cam: Union[Tensor, np.ndarray]) -> None:
@@ -132,6 +142,7 @@ class CausalCAMHead(MultiLabelClsHead):
                 align_corners=False)[0]
         self.global_cam.copy_(g.to(self.global_cam.device))
         self.global_cam_set.fill_(True)
+        self._global_cam_set = True
 
     # ------------------------------------------------------------------ #
     # forward

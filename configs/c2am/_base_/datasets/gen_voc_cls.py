@@ -23,6 +23,7 @@ train_pipeline = [
 train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
+    pin_memory=False,  # CPU runs
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
     num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))

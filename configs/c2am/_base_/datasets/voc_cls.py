@@ -59,6 +59,10 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='TotalBatchSampler', drop_last=True),
+    # one stacked (pinned) batch copied at once instead of a list of images
+    # (the crops have one size); issue 15
+    collate_fn=dict(type='default_collate'),
+    pin_memory=True,
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
