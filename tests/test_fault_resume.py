@@ -247,7 +247,11 @@ def test_epoch_seed_makes_an_epochs_augmentation_independent_of_history(
         if reseed:  # EpochSeedHook.before_train_epoch
             set_random_seed(epoch_seed(seed, e))
         sampler.set_epoch(e)  # DistSamplerSeedHook
-        return torch.cat([torch.stack(b['inputs']).flatten() for b in loader])
+        # default_collate stacks the batch; pseudo_collate gives a list
+        return torch.cat([
+            (b['inputs'] if torch.is_tensor(b['inputs']) else
+             torch.stack(b['inputs'])).flatten() for b in loader
+        ])
 
     for reseed in (False, True):
         set_random_seed(seed)  # the runner's seeding at its start
