@@ -3,8 +3,9 @@
 Runs the test pipeline of a classifier config on generated VOC-layout images
 (``generate_voc_dataset``, written to a temporary folder unless
 ``--data-root`` is given), CAM inference with IRN's scales and flips, and
-``predict_cams(..., cam_dir=...)``: one float16 compressed ``.npz`` per image
-(keys, stride-4 and full-resolution CAMs of the present classes). Compared
+one CAM file per image as ``CAMFileHook`` writes it (``save_cam_file``:
+float16 compressed ``.npz`` of the keys, stride-4 and full-resolution CAMs
+of the present classes). Compared
 with the same maps as float32 ``.npy`` (``cam`` and ``high_res``, what IRN
 writes, without its pickle overhead), and the float16 round-trip error.
 
@@ -53,7 +54,12 @@ def main():
     from mmpretrain.registry import DATASETS, MODELS
 
     import mmc2am  # noqa: F401
-    from mmc2am.cam import cam_file_path, load_cam_file, predict_cams
+    from mmc2am.cam import (
+        cam_file_path,
+        load_cam_file,
+        predict_cams,
+        save_cam_file,
+    )
     from mmc2am.datasets import generate_voc_dataset
 
     cfg = Config.fromfile(args.config)
@@ -84,8 +90,10 @@ def main():
     for i in range(n):
         data = model.data_preprocessor(pseudo_collate([dataset[i]]), False)
         sample = predict_cams(model, data['inputs'], data['data_samples'],
-                              scales=scales, cam_dir=cam_dir)[0]
+                              scales=scales)[0]
         path = cam_file_path(cam_dir, sample.img_id)
+        save_cam_file(path, sample.cam_keys.numpy(), sample.cam.numpy(),
+                      sample.high_res_cam.numpy())
         file_bytes += os.path.getsize(path)
         npy32 += npy_bytes(sample.cam.numpy()) + npy_bytes(
             sample.high_res_cam.numpy())

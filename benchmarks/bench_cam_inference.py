@@ -1,4 +1,4 @@
-"""Images per second of CAM inference: batched/folded vs per-scale loops.
+"""Images per second of CAM inference: the per-scale loop vs what runs.
 
 The model is the project's CAM classifier built from a config (default
 ``configs/c2am/cam_r50_voc.py``: IRN's ResNet-50, output stride 16, 20
@@ -7,50 +7,30 @@ CPU. Each image goes through ``predict_cams`` one at a time (the test
 configs use batch size 1) with IRN's scales (1.0, 0.5, 1.5, 2.0) and flips,
 two ground-truth classes per image. Methods:
 
-- ``loop``: the plain loop, one forward per scale and per flip, every class
-  resized, the model as is (``predict_cams(..., reference=True)``);
-- ``flip_batched``: the previous implementation, one forward per scale with
-  the flip in the batch, every class resized, the model as is;
-- ``fast``: ``predict_cams`` defaults (flip batched, BatchNorm folded into
-  the convolutions, only the ground-truth classes resized);
-- ``fast_cl``: ``fast`` with ``channels_last=True``.
+- ``loop``: one forward per scale and per flip, every class resized
+  (``predict_cams(..., reference=True)``, IRN's ``make_cam.py``);
+- ``batched``: ``predict_cams`` as the test runs use it: the flip in the
+  batch of each scale, only the ground-truth classes resized;
+- ``batched_fused``: ``batched`` on a copy of the model with its BatchNorm
+  folded into the convolutions by mmcv's ``fuse_conv_bn``, made once
+  (:func:`mmc2am.cam.inference_cam_fn`, as ``GlobalCAMHook`` uses it).
 
-Rounds alternate the methods on the same images; the median time of each is
-reported. Every method's CAMs are checked against ``loop`` (max abs
-difference of the max-normalised maps).
+One repeat alternates the methods round by round on the same images and
+takes the median of each; ``--repeats`` (3) repeats that and prints each
+ratio's median and [min - max] over the repeats, with the CPU time next to
+the wall time, the conditions (threads, denormal flushing, load average
+before and after) and a check for denormal activations. Every method's CAMs
+are checked against ``loop``.
 
     python benchmarks/bench_cam_inference.py [--size 192 256] [--images 2]
-        [--rounds 3] [--config configs/c2am/cam_r50_voc.py]
+        [--rounds 3] [--repeats 3] [--threads 2] [--flush-denormal]
 """
 import argparse
-import math
 import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-
-
-def previous_multi_scale_cam(forward_cam, img, scales, flip=True):
-    """The implementation before this change: per-scale loop with the flip
-    batched, all classes resized (bicubic image resize, as now)."""
-    from mmc2am.cam.multi_scale import resize_image
-    B, _, H, W = img.shape
-    strided_size = (math.ceil(H / 4), math.ceil(W / 4))
-    up_size = (math.ceil(H / 16) * 16, math.ceil(W / 16) * 16)
-    strided, high_res = 0, 0
-    for s in scales:
-        x = resize_image(img, s)
-        if flip:
-            cam = forward_cam(torch.cat([x, x.flip(-1)], dim=0))
-            cam = cam[:B] + cam[B:].flip(-1)
-        else:
-            cam = forward_cam(x)
-        strided = strided + F.interpolate(
-            cam, strided_size, mode='bilinear', align_corners=False)
-        high_res = high_res + F.interpolate(
-            cam, up_size, mode='bilinear', align_corners=False)[..., :H, :W]
-    return strided, high_res
+from conditions import conditions, load_now, spread
 
 
 def build_model(config):
@@ -71,20 +51,44 @@ def build_model(config):
     return model.eval()
 
 
+def denormal_fraction(model, x) -> float:
+    """Share of the non-zero activations (conv / BN outputs) below float32's
+    smallest normal number, on one forward of ``x``."""
+    tiny = torch.finfo(torch.float32).tiny
+    counts = [0, 0]
+
+    def hook(_m, _i, out):
+        nz = out.detach()[out != 0].abs()
+        counts[0] += int((nz < tiny).sum())
+        counts[1] += nz.numel()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+    with torch.no_grad():
+        model.forward_cam(x)
+    for h in handles:
+        h.remove()
+    return counts[0] / max(counts[1], 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default='configs/c2am/cam_r50_voc.py')
     parser.add_argument('--size', type=int, nargs=2, default=(192, 256))
     parser.add_argument('--images', type=int, default=2)
     parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--flush-denormal', action='store_true')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(args.flush_denormal)
 
     from mmpretrain.structures import DataSample
 
-    from mmc2am.cam import normalize_cams, predict_cams
+    from mmc2am.cam import inference_cam_fn, predict_cams
     model = build_model(args.config)
+    fused = inference_cam_fn(model).__self__
     scales = (1.0, 0.5, 1.5, 2.0)
     g = torch.Generator().manual_seed(0)
     h, w = args.size
@@ -97,51 +101,47 @@ def main():
         s.set_metainfo(dict(img_shape=(h, w)))
         return s
 
-    def run_predict(**kw):
-        return [predict_cams(model, x, [sample(lb)], scales=scales, **kw)[0]
+    def run(m, **kw):
+        return [predict_cams(m, x, [sample(lb)], scales=scales, **kw)[0]
                 for x, lb in zip(images, labels)]
 
-    def run_previous():
-        out = []
-        with torch.no_grad():
-            for x, lb in zip(images, labels):
-                s4, hr = previous_multi_scale_cam(model.forward_cam, x, scales)
-                keys = torch.tensor(sorted(lb))
-                s = sample(lb)
-                s.set_field(normalize_cams(s4[0, keys]), 'cam')
-                s.set_field(normalize_cams(hr[0, keys]), 'high_res_cam')
-                out.append(s)
-        return out
-
     methods = dict(
-        loop=lambda: run_predict(reference=True),
-        flip_batched=run_previous,
-        fast=lambda: run_predict(),
-        fast_cl=lambda: run_predict(channels_last=True))
-    run_predict()  # build the folded copies outside the timing
-    run_predict(channels_last=True)
-    times = {k: [] for k in methods}
-    outputs = {}
-    for _ in range(args.rounds):
-        for name, fn in methods.items():
-            start = time.perf_counter()
-            outputs[name] = fn()
-            times[name].append(time.perf_counter() - start)
-
-    med = {k: float(np.median(v)) for k, v in times.items()}
-    n = args.images
+        loop=lambda: run(model, reference=True),
+        batched=lambda: run(model),
+        batched_fused=lambda: run(fused))
+    print(conditions(args.flush_denormal))
     print(f'{type(model.backbone).__name__}-{model.backbone.depth}, '
-          f'{n} images {h}x{w}, scales {scales} + flips, '
-          f'{torch.get_num_threads()} threads, {args.rounds} rounds (median)')
+          f'{args.images} images {h}x{w}, scales {scales} + flips; '
+          f'denormal activations {denormal_fraction(model, images[0]):.1e}')
+    run(model)  # warm-up
+    wall = {k: [] for k in methods}  # per repeat: median s per image
+    cpu = {k: [] for k in methods}
+    outputs = {}
+    for _ in range(args.repeats):
+        times = {k: ([], []) for k in methods}
+        for _ in range(args.rounds):
+            for name, fn in methods.items():
+                start, start_cpu = time.perf_counter(), time.process_time()
+                outputs[name] = fn()
+                times[name][0].append(time.perf_counter() - start)
+                times[name][1].append(time.process_time() - start_cpu)
+        for name, (t, c) in times.items():
+            wall[name].append(float(np.median(t)) / args.images)
+            cpu[name].append(float(np.median(c)) / args.images)
+    print(f'{args.repeats} repeats x {args.rounds} rounds; median [min - max] '
+          'over the repeats; load average after:', load_now())
     for name in methods:
         err = max(
             max((a.cam - b.cam).abs().max().item(),
                 (a.high_res_cam - b.high_res_cam).abs().max().item())
             for a, b in zip(outputs[name], outputs['loop']))
-        print(f'  {name:12s} {n / med[name]:7.3f} images/s '
-              f'({med[name] / n:6.2f} s/image)  x{med["loop"] / med[name]:.2f}'
-              f' vs loop  x{med["flip_batched"] / med[name]:.2f} vs '
-              f'flip_batched  max|diff| {err:.1e}')
+        vs_wall = [lw / mw for lw, mw in zip(wall['loop'], wall[name])]
+        vs_cpu = [lc / mc for lc, mc in zip(cpu['loop'], cpu[name])]
+        ips = [1 / v for v in wall[name]]
+        print(f'  {name:14s} {spread(ips, "{:.3f}")} images/s, '
+              f'{spread(cpu[name])} CPU s/image; vs loop: wall '
+              f'x{spread(vs_wall)}, CPU x{spread(vs_cpu)}; max|diff| '
+              f'{err:.1e}')
 
 
 if __name__ == '__main__':

@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_random_walk.py [--size 512] [--threads 1]
-        [--classes 3] [--skip-dense] [--out results.json]
+        [--classes 3] [--repeats 3] [--skip-dense] [--flush-denormal]
+        [--out results.json]
 
 The image is ``size x size``; the walk runs on its stride-4 grid
 (``size / 4`` squared nodes, 16,384 at 512). Inputs are synthetic but
@@ -27,7 +28,9 @@ robust figure on a shared machine; with one thread it is the wall time of an
 idle one). Both include the affinity computation from the boundary map.
 The outputs are compared (max abs difference of the walked maps; agreement
 of the pseudo-mask labels after IRN's upsampling, normalisation and
-background threshold 0.25).
+background threshold 0.25). Each method is run ``--repeats`` times (3), each
+in a fresh process; the median and [min - max] are printed with the
+conditions (threads, denormal flushing, load average before and after).
 """
 import argparse
 import json
@@ -40,6 +43,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from conditions import conditions, load_now, spread
 
 
 def make_inputs(size: int, num_classes: int, seed: int = 0):
@@ -107,12 +111,13 @@ def worker(args) -> None:
 
 
 def labels_of(rw: np.ndarray, size: int, bg_thr: float = 0.25) -> np.ndarray:
-    """IRN's labels from walked maps: upsample x4, / max, background plane."""
+    """IRN's labels from walked maps: upsample x4, / max, background plane
+    (:func:`mmc2am.cam.random_walk.scores_to_labels`)."""
+    from mmc2am.cam.random_walk import scores_to_labels
     up = F.interpolate(torch.from_numpy(rw)[None], scale_factor=4,
                        mode='bilinear', align_corners=False)[0, :, :size,
                                                              :size]
-    up = up / up.max()
-    return F.pad(up, (0, 0, 0, 0, 1, 0), value=bg_thr).argmax(0).numpy()
+    return scores_to_labels(up / up.max(), range(len(up)), bg_thr)
 
 
 def main():
@@ -125,6 +130,8 @@ def main():
     parser.add_argument('--threads', type=int, default=1,
                         help='torch CPU threads of each method')
     parser.add_argument('--skip-dense', action='store_true')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='fresh-process runs of each method')
     parser.add_argument(
         '--flush-denormal', action='store_true',
         help='flush denormal floats to zero in both methods (the powers of '
@@ -139,30 +146,42 @@ def main():
         return
 
     n = ((args.size + 3) // 4)**2
+    torch.set_num_threads(args.threads)  # for the conditions line
+    print(conditions(args.flush_denormal))
     print(f'image {args.size}x{args.size}: {n} nodes; a dense N x N float32 '
-          f'matrix is {n * n * 4 / 2**30:.2f} GiB; {args.threads} thread(s)'
-          f'{"; denormals flushed" if args.flush_denormal else ""}',
-          flush=True)
+          f'matrix is {n * n * 4 / 2**30:.2f} GiB', flush=True)
     methods = ['sparse'] + ([] if args.skip_dense else ['dense'])
-    results, outputs = {}, {}
+    runs, outputs = {m: [] for m in methods}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for method in methods:
-            save = os.path.join(tmp, f'{method}.npy')
-            cmd = [sys.executable, os.path.abspath(__file__), '--worker',
-                   method, '--save', save]
-            for key in ('size', 'classes', 'radius', 'beta', 'exp_times',
-                        'threads'):
-                cmd += [f'--{key.replace("_", "-")}', str(getattr(args, key))]
-            if args.flush_denormal:
-                cmd.append('--flush-denormal')
-            proc = subprocess.run(cmd, check=True, capture_output=True,
-                                  text=True)
-            res = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[method] = res
-            outputs[method] = np.load(save)
-            print(f'{method:6s}: {res["seconds"]:9.2f} s wall, '
-                  f'{res["cpu_seconds"]:9.2f} s CPU, peak '
-                  f'{res["peak_mib"]:9.1f} MiB', flush=True)
+        for _ in range(args.repeats):
+            for method in methods:
+                save = os.path.join(tmp, f'{method}.npy')
+                cmd = [sys.executable, os.path.abspath(__file__), '--worker',
+                       method, '--save', save]
+                for key in ('size', 'classes', 'radius', 'beta', 'exp_times',
+                            'threads'):
+                    cmd += [f'--{key.replace("_", "-")}',
+                            str(getattr(args, key))]
+                if args.flush_denormal:
+                    cmd.append('--flush-denormal')
+                proc = subprocess.run(cmd, check=True, capture_output=True,
+                                      text=True)
+                res = json.loads(proc.stdout.strip().splitlines()[-1])
+                runs[method].append(res)
+                outputs[method] = np.load(save)
+                print(f'{method:6s}: {res["seconds"]:9.2f} s wall, '
+                      f'{res["cpu_seconds"]:9.2f} s CPU, peak '
+                      f'{res["peak_mib"]:9.1f} MiB', flush=True)
+    print(f'{args.repeats} runs each, median [min - max]; load average after:'
+          f' {load_now()}')
+    results = {}
+    for method, rs in runs.items():
+        results[method] = {k: float(np.median([r[k] for r in rs]))
+                           for k in ('seconds', 'cpu_seconds', 'peak_mib')}
+        results[method]['runs'] = rs
+        print(f'{method:6s}: wall {spread([r["seconds"] for r in rs])} s, '
+              f'CPU {spread([r["cpu_seconds"] for r in rs])} s, peak '
+              f'{spread([r["peak_mib"] for r in rs], "{:.1f}")} MiB')
     summary = dict(size=args.size, nodes=n, classes=args.classes,
                    radius=args.radius, beta=args.beta,
                    steps=2**args.exp_times, threads=args.threads,

@@ -10,16 +10,19 @@ metric's ``process`` plus ``compute_metrics``:
 - ``irn1``: IRN's ``eval_cam.py`` for one threshold (pad with t, argmax,
   map to ids, bincount confusion), what a user re-runs per threshold.
 
-Rounds alternate the methods; the median over rounds of each time is
-reported, and the ratios of the medians. The three answers are checked to
-agree at t = 0.15.
+Rounds alternate the methods; a repeat takes the median over its rounds of
+each time, and ``--repeats`` (3) repeats give the median and [min - max] of
+each figure, printed with the conditions (threads, load average before and
+after). The three answers are checked to agree at t = 0.15.
 
     python benchmarks/bench_seed_sweep.py [--images 40] [--rounds 5]
+        [--repeats 3]
 """
 import argparse
 import time
 
 import numpy as np
+from conditions import conditions, load_now, spread
 
 
 def make_data(n, seed=0, h=375, w=500, num_classes=20):
@@ -71,7 +74,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--images', type=int, default=40)
     parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=3)
     args = parser.parse_args()
+    print(conditions(flush_denormal=False))
 
     from mmengine.logging import MMLogger
     MMLogger.get_instance('bench', log_level='WARNING')  # quiet tables
@@ -82,14 +87,19 @@ def main():
         out = fn()
         return time.perf_counter() - start, out
 
-    times = {'sweep96': [], 'sweep1': [], 'irn1': []}
-    for _ in range(args.rounds):
-        t, (m96, r96) = timed(lambda: run_metric(data, None))
-        times['sweep96'].append(t)
-        t, (_, r1) = timed(lambda: run_metric(data, [0.15]))
-        times['sweep1'].append(t)
-        t, irn = timed(lambda: irn_one_threshold(data, 0.15))
-        times['irn1'].append(t)
+    run_metric(data[:1], None)  # warm-up: imports, first-call set-up
+    meds = {'sweep96': [], 'sweep1': [], 'irn1': []}  # per repeat
+    for _ in range(args.repeats):
+        times = {k: [] for k in meds}
+        for _ in range(args.rounds):
+            t, (m96, r96) = timed(lambda: run_metric(data, None))
+            times['sweep96'].append(t)
+            t, (_, r1) = timed(lambda: run_metric(data, [0.15]))
+            times['sweep1'].append(t)
+            t, irn = timed(lambda: irn_one_threshold(data, 0.15))
+            times['irn1'].append(t)
+        for k, v in times.items():
+            meds[k].append(float(np.median(v)))
 
     # Same answer at 0.15 from the sweep, the one-threshold metric and IRN.
     from mmc2am.evaluation.metrics.seed_metric import (
@@ -106,18 +116,19 @@ def main():
     assert r1['mIoU'] == round(irn * 100, 2)
     result_bytes = sum(i.nbytes + c.nbytes for i, c in m96.results)
 
-    med = {k: float(np.median(v)) for k, v in times.items()}
     n = args.images
-    print(f'{n} images 375x500, 1-3 classes, {args.rounds} rounds '
-          '(median time per image):')
-    for k, v in med.items():
-        print(f'  {k:8s} {v / n * 1e3:7.2f} ms/image')
-    print(f'  sweep96 / sweep1 = {med["sweep96"] / med["sweep1"]:.2f}x')
-    print(f'  sweep96 / irn1   = {med["sweep96"] / med["irn1"]:.2f}x '
-          '(target <= 3x)')
+    print(f'{n} images 375x500, 1-3 classes, {args.repeats} repeats x '
+          f'{args.rounds} rounds; median [min - max] over the repeats; load '
+          f'average after: {load_now()}')
+    for k, v in meds.items():
+        print(f'  {k:8s} {spread([t / n * 1e3 for t in v])} ms/image')
+    ratio = {k: [a / b for a, b in zip(meds['sweep96'], meds[k])]
+             for k in ('sweep1', 'irn1')}
+    print(f'  sweep96 / sweep1 = {spread(ratio["sweep1"])}x')
+    print(f'  sweep96 / irn1   = {spread(ratio["irn1"])}x (target <= 3x)')
     print(f'  sweep96 / (96 x irn1) = '
-          f'{med["sweep96"] / (96 * med["irn1"]):.3f}x (re-running IRN per '
-          'threshold)')
+          f'{spread([r / 96 for r in ratio["irn1"]], "{:.3f}")}x '
+          '(re-running IRN per threshold)')
     print(f'  per-image result kept for gathering: '
           f'{result_bytes / n:.0f} bytes (sweep96)')
     print(f'  best threshold {r96["best_threshold"]:.2f}, mIoU '

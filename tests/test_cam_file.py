@@ -1,5 +1,5 @@
-"""CAM files: float16 round trip, and a killed run resumed without redoing
-the finished images."""
+"""CAM files: float16 round trip, written by CAMFileHook in a Runner's test
+run, and a killed run resumed without redoing the finished images."""
 import os
 import signal
 import subprocess
@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+from mmengine.visualization import Visualizer
 from mmpretrain.structures import DataSample
 from torch import nn
+from torch.utils.data import Dataset
 
+import mmc2am  # noqa: F401  (registers CAMFileHook, SeedMetric)
 import mmc2am.cam.cam_inference as cam_inference
 from mmc2am.cam import cam_file_path, load_cam_file, predict_cams, save_cam_file
 from mmc2am.cam.cam_file import decode_maps, encode_maps
@@ -36,25 +42,68 @@ class SmallNet(nn.Module):
         return F.relu(self.classifier(self.features(x)))
 
 
-def batches():
-    """Deterministic padded batches of differently sized images."""
-    g = torch.Generator().manual_seed(1)
-    for start in range(0, NUM_IMAGES, BATCH):
-        samples = []
-        for i in range(start, start + BATCH):
-            s = DataSample().set_gt_label([i % 4, (i + 1) % 4])
-            s.set_metainfo(dict(img_shape=(30 + i, 40 - i), img_id=f'im{i}'))
-            samples.append(s)
-        yield torch.randn(BATCH, 3, 30 + start + 1, 40 - start, generator=g), samples
+class ToyImages(Dataset):
+    """Differently sized images with two classes each and a mask."""
+
+    metainfo = dict(classes=('a', 'b', 'c', 'd'))
+
+    def __len__(self):
+        return NUM_IMAGES
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        h, w = 30 + i, 40 - i
+        img = torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8)
+        s = DataSample().set_gt_label([i % 4, (i + 1) % 4])
+        s.set_metainfo(dict(img_shape=(h, w), img_id=f'im{i}'))
+        s.set_field(np.full((h, w), i % 4 + 1, np.uint8), 'gt_seg_map')
+        return dict(inputs=img, data_samples=s)
 
 
-def run_all(cam_dir=None):
-    net = SmallNet()
-    out = []
-    for inputs, samples in batches():
-        out += predict_cams(net, inputs, samples, scales=SCALES,
-                            cam_dir=cam_dir)
-    return out
+class SmallCAMModel(BaseModel):
+    """SmallNet's CAMs from ``forward(mode='predict')``, as CAMClassifier."""
+
+    def __init__(self):
+        super().__init__(data_preprocessor=dict(type='ImgDataPreprocessor'))
+        self.net = SmallNet()
+        self.test_cfg = dict(mode='cam')
+
+    def forward_cam(self, x):
+        return self.net.forward_cam(x)
+
+    def forward(self, inputs, data_samples=None, mode='predict'):
+        return predict_cams(self, inputs, data_samples, scales=SCALES)
+
+
+def run_all(work_dir, cam_dir=None):
+    """A Runner test run with CAMFileHook; the samples it produced."""
+    outputs = []
+
+    class Keep(SmallCAMModel):
+
+        def test_step(self, data):
+            out = super().test_step(data)
+            outputs.extend(out)
+            return out
+
+    saved = {c: dict(c._instance_dict) for c in (DefaultScope, Visualizer)}
+    try:
+        runner = Runner(
+            model=Keep().eval(), work_dir=str(work_dir),
+            test_dataloader=dict(
+                dataset=ToyImages(), batch_size=BATCH, num_workers=0,
+                sampler=dict(type='DefaultSampler', shuffle=False)),
+            test_evaluator=dict(type='SeedMetric', save_curve=False),
+            test_cfg=dict(),
+            default_hooks=dict(cam_file=dict(type='CAMFileHook',
+                                             out_dir=cam_dir)),
+            log_level='WARNING')
+        runner.test()
+    finally:
+        for c, inst in saved.items():
+            c._instance_dict.clear()
+            c._instance_dict.update(inst)
+    return outputs
 
 
 def assert_fp16_close(saved, mem):
@@ -64,8 +113,12 @@ def assert_fp16_close(saved, mem):
 
 
 def test_round_trip_within_float16(tmp_path):
-    for s in run_all(str(tmp_path)):
-        data = load_cam_file(cam_file_path(str(tmp_path), s.img_id))
+    out = run_all(tmp_path / 'work')
+    assert len(out) == NUM_IMAGES
+    for s in out:
+        # default folder: <work_dir>/cams
+        data = load_cam_file(cam_file_path(str(tmp_path / 'work' / 'cams'),
+                                           s.img_id))
         assert data['keys'].tolist() == s.cam_keys.tolist()
         assert data['keys'].dtype == np.int64
         assert_fp16_close(data['cam'], s.cam.numpy())
@@ -119,7 +172,7 @@ def torn_write(f, **arrays):
     write(f, **arrays)
 
 np.savez_compressed = torn_write
-t.run_all({cam_dir!r})
+t.run_all({work!r}, {cam_dir!r})
 '''
 
 
@@ -127,7 +180,8 @@ def test_killed_run_resumes(tmp_path, monkeypatch):
     cam_dir = str(tmp_path / 'cams')
     kill_at = 4  # dies while writing the 4th file, in the second batch
     code = KILLED_RUN.format(
-        tests=os.path.dirname(__file__), kill_at=kill_at, cam_dir=cam_dir)
+        tests=os.path.dirname(__file__), kill_at=kill_at, cam_dir=cam_dir,
+        work=str(tmp_path / 'work'))
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     finished = sorted(f for f in os.listdir(cam_dir) if f.endswith('.npz'))
@@ -145,11 +199,13 @@ def test_killed_run_resumes(tmp_path, monkeypatch):
         return real(forward_cam, img, *args, **kwargs)
 
     monkeypatch.setattr(cam_inference, 'multi_scale_cam', counting)
-    resumed = run_all(cam_dir)
+    resumed = run_all(tmp_path / 'work', cam_dir)
     assert sum(computed) == NUM_IMAGES - (kill_at - 1)
     assert [s.cam_from_file for s in resumed] == [True] * 3 + [False] * 3
+    # the torn temporary of the killed write is cleaned up at the end
+    assert not [f for f in os.listdir(cam_dir) if f.endswith('.tmp')]
 
-    fresh = run_all()  # no files at all: the in-memory CAMs
+    fresh = run_all(tmp_path / 'fresh')  # the in-memory CAMs
     for s, ref in zip(resumed, fresh):
         data = load_cam_file(cam_file_path(cam_dir, s.img_id))
         assert_fp16_close(data['high_res'], ref.high_res_cam.numpy())
@@ -158,5 +214,5 @@ def test_killed_run_resumes(tmp_path, monkeypatch):
         assert_fp16_close(s.high_res_cam.numpy(), ref.high_res_cam.numpy())
 
     computed.clear()
-    again = run_all(cam_dir)
+    again = run_all(tmp_path / 'work', cam_dir)
     assert computed == [] and all(s.cam_from_file for s in again)

@@ -101,7 +101,8 @@ def test_same_cams_and_seeds_as_the_test_pipeline(voc_root, ckpt, inferencer,
         'test_dataloader.dataset.label_cache=None',
         f'test_dataloader.dataset.indices={NUM_IMAGES}',
         f'test_evaluator.thresholds={list(THRESHOLDS)}',
-        f'model.test_cfg.cam_dir={work}/cams', 'log_level=WARNING'
+        'default_hooks.cam_file.type=CAMFileHook',
+        f'default_hooks.cam_file.out_dir={work}/cams', 'log_level=WARNING'
     ])
     runpy.run_path(osp.join(ROOT, 'tools', 'test.py'), run_name='__main__')
     curve_file, = glob.glob(osp.join(work, '*', 'seed_sweep.json'))

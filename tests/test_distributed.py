@@ -103,7 +103,8 @@ def _test(setup, nproc):
         cmd = ['bash', 'tools/dist_test.sh', CONFIG, setup['ckpt'], str(nproc)]
     opts = [o for o in setup['opts'] if 'dataloader' in o]
     opts += ['model.test_cfg.scales=[1.0,0.5]',
-             f'model.test_cfg.cam_dir={work}/cams']
+             'default_hooks.cam_file.type=CAMFileHook',
+             f'default_hooks.cam_file.out_dir={work}/cams']
     _run(cmd + ['--work-dir', work, '--cfg-options', *opts], work + '.log')
     with open(osp.join(work, 'test_metrics.json')) as f:
         return work, json.load(f)

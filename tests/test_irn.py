@@ -1,9 +1,7 @@
 """IRNet model, affinity dataset / transforms, training and the mask stage."""
-import importlib.util
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ import mmc2am  # noqa: F401  (registers the components)
 from mmc2am.cam.path_index import PathIndex
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-GEN_CONFIG = osp.join(REPO, 'configs/c2am/irn_r18_gen.py')
+GEN_CONFIG = osp.join(REPO, 'configs/c2am/irn_cam_r18_gen.py')
 
 
 def build_irnet(**kwargs):
@@ -107,22 +105,29 @@ def test_irnet_loss_equals_irn_index_formulation():
         sum(losses.values()).detach(), expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize('config', ['irn_r50_voc.py', 'irn_r18_gen.py'])
+@pytest.mark.parametrize('config', ['irn_cam_r50_voc.py', 'irn_c2am_r18_gen.py'])
 def test_configs_build_and_run(config):
     from mmseg.registry import MODELS
     cfg = Config.fromfile(osp.join(REPO, 'configs/c2am', config))
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
-    assert model.path_index.radius == cfg.radius
-    assert cfg.random_walk.radius == 5 and cfg.random_walk.beta == 10
-    assert cfg.random_walk.exp_times == 8
+    walk = model.test_cfg
+    assert walk['radius'] == 5 and walk['beta'] == 10
+    assert walk['exp_times'] == 8
+    # the method's background score: IRN 0.25, C2AM 0.20
+    assert walk['bg_thr'] == (0.25 if '_cam_' in config else 0.20)
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1, 16, 16)
-    if config == 'irn_r50_voc.py':
+    if config == 'irn_cam_r50_voc.py':
         assert cfg.train_dataloader.batch_size == 32
-        assert cfg.train_cfg.max_epochs == 3 and cfg.radius == 10
+        assert cfg.train_cfg.max_epochs == 3 and model.path_index.radius == 10
         assert cfg.optim_wrapper.optimizer.lr == 0.1
         assert cfg.optim_wrapper.optimizer.weight_decay == 1e-4
+        # the stages chain through their default folders
+        assert cfg.train_dataloader.dataset.label_dir == \
+            'work_dirs/pseudo_mask_cam_voc/masks'
+        assert cfg.test_dataloader.dataset.cam_dir == \
+            'work_dirs/cam_r50_voc_trainaug/cams'
 
 
 def test_predict_boundary_flip_and_padding():
@@ -226,17 +231,9 @@ def test_dataset_refuses_missing_labels(voc_root, tmp_path):
             label_dir=str(tmp_path), pipeline=[]))
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'make_irn_masks', osp.join(REPO, 'tools/make_irn_masks.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_train_then_random_walk_masks(voc_root, tmp_path, monkeypatch):
-    """tools/train.py's runner trains the generated-data config; the mask
-    stage writes palette PNGs, resumes and reports mIoU."""
+def test_train_then_random_walk_masks(voc_root, tmp_path):
+    """tools/train.py's runner trains the generated-data config; the
+    random-walk stage (tools/test.py) writes palette PNGs and scores them."""
     from mmengine.runner import Runner
 
     # a few images keep this fast: one training iteration, four masks
@@ -266,39 +263,25 @@ def test_train_then_random_walk_masks(voc_root, tmp_path, monkeypatch):
     assert all(torch.isfinite(v).all()
                for v in runner.model.state_dict().values())
 
-    tool = _load_tool()
-    work_dir = str(tmp_path / 'rw')
-    argv = ['make_irn_masks.py', GEN_CONFIG, ckpt, '--work-dir', work_dir,
-            '--cfg-options', f'random_walk.data_root={voc_root}',
-            f'random_walk.cam_dir={cam_dir}',
-            f'random_walk.ann_file={ann_file}',
-            f'random_walk.evaluation.ann_file={ann_file}',
-            'random_walk.exp_times=4']
-    monkeypatch.setattr(sys, 'argv', argv)
-    tool.main()
-    out_dir = osp.join(work_dir, 'irn_masks')
+    from test_mask_stages import run_test_tool
+    out_dir = tmp_path / 'masks'
+    metrics = run_test_tool([
+        GEN_CONFIG, ckpt, '--work-dir', str(tmp_path / 'rw'),
+        '--cfg-options', f'test_dataloader.dataset.data_root={voc_root}',
+        f'test_dataloader.dataset.cam_dir={cam_dir}',
+        f'test_dataloader.dataset.ann_file={ann_file}',
+        f'test_dataloader.dataset.out_dir={out_dir}',
+        'model.test_cfg.exp_times=4'])
     assert sorted(os.listdir(out_dir)) == sorted(
-        [f'{i}.png' for i in ids] + ['.irn_mask_params.json'])
+        [f'{i}.png' for i in ids] + ['.mask_params.json', '.sweep'])
     with Image.open(osp.join(out_dir, f'{ids[0]}.png')) as png:
         assert png.mode == 'P' and png.size == (64, 64)
         assert set(np.unique(np.asarray(png))) <= set(range(21))
-    with open(osp.join(work_dir, 'pseudo_mask_results.json')) as f:
-        res = json.load(f)
-    assert res['num_made'] == len(ids) and res['num_eval'] == len(ids)
-    assert 0 <= res['mIoU'] <= 100
-    # the sweep at the masks' own background score reproduces their mIoU
-    assert res['sweep_num_eval'] == len(ids)
-    assert res['sweep_mIoU'][str(res['bg_thr'])] == res['mIoU']
-    assert res['best_mIoU'] == max(res['sweep_mIoU'].values())
-
-    # resumable: a rerun makes nothing; other settings are refused
-    tool.main()
-    with open(osp.join(work_dir, 'pseudo_mask_results.json')) as f:
-        assert json.load(f)['num_made'] == 0
-    monkeypatch.setattr(sys, 'argv', argv + ['random_walk.bg_thr=0.3'])
-    with pytest.raises(ValueError, match='other settings'):
-        tool.main()
-    # a misspelt setting is an error, not silently ignored
-    monkeypatch.setattr(sys, 'argv', argv + ['random_walk.bg_thresh=0.3'])
-    with pytest.raises(KeyError, match='bg_thresh'):
-        tool.main()
+    assert metrics['num_made'] == len(ids) == metrics['num_eval']
+    assert 0 <= metrics['mIoU'] <= 100
+    assert metrics['sweep_num_eval'] == len(ids)
+    assert metrics['best_mIoU'] >= metrics['mIoU']
+    with open(out_dir / '.mask_params.json') as f:
+        params = json.load(f)
+    assert params['bg_thr'] == 0.25 and params['exp_times'] == 4
+    assert params['cam_dir'] == str(cam_dir)

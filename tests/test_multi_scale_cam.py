@@ -9,7 +9,6 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from mmc2am.cam import inference_cam_fn, multi_scale_cam, predict_cams
-from mmc2am.cam.cam_inference import _FOLDED
 
 NUM_CLASSES = 5
 SCALES = (1.0, 0.5, 1.5, 2.0)
@@ -106,10 +105,6 @@ def test_batched_equals_plain_loop(net, flip):
             assert (s.cam - ref_s4).abs().max() < 1e-5
             assert (s.high_res_cam - ref_hr).abs().max() < 1e-5
             assert (s.high_res_cam.amax((1, 2)) > 0.99).all()  # normalised
-    # BatchNorm was folded: the fast path really ran a different model.
-    folded = _FOLDED[net][1]
-    assert folded is not None and folded.checked and len(folded.pairs) == 4
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.fast.modules())
 
 
 def test_reference_path_and_all_classes(net):
@@ -127,17 +122,19 @@ def test_reference_path_and_all_classes(net):
     assert (norm - hr).abs().max() < 1e-5
 
 
-def test_folded_copy_follows_weight_changes(net):
-    inputs, samples = make_batch([(32, 32)], [[1]])
-    predict_cams(net, inputs, samples)
+def test_fused_copy_for_one_pass(net):
+    """inference_cam_fn: a BN-fused copy (mmcv) with the model's CAMs."""
+    x = make_batch([(32, 40)], [[1]])[0]
+    fused = inference_cam_fn(net)
+    owner = fused.__self__
+    assert owner is not net
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in owner.modules())
     with torch.no_grad():
-        # A change the version counters do not see.
-        net.features[1].running_mean.data.add_(0.3)
-        net.classifier.weight.data.mul_(-1)
-    out = predict_cams(net, inputs, samples)[0]
-    with torch.no_grad():
-        s4, hr = loop_cams(net, inputs[0], [1])
-    assert (out.high_res_cam - hr).abs().max() < 1e-5
+        torch.testing.assert_close(fused(x), net.forward_cam(x), rtol=1e-5,
+                                   atol=1e-6)
+    # the model itself is untouched
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == 4
+    assert inference_cam_fn(net, fuse_bn=False) == net.forward_cam
 
 
 def test_no_folding_with_training_bn_and_no_classes(net):
@@ -149,8 +146,9 @@ def test_no_folding_with_training_bn_and_no_classes(net):
     assert out.cam.shape == (0, 5, 6) and out.high_res_cam.shape == (0, 20, 24)
 
 
-def test_mmpretrain_resnet_folds_every_bn():
-    """The folding rule holds for mmpretrain's ResNet blocks and stem."""
+def test_mmpretrain_resnet_fuses_every_bn():
+    """mmcv's fuse_conv_bn folds every BN of mmpretrain's ResNet blocks and
+    stem, with the same CAMs."""
     from mmpretrain.models import ResNet
 
     class Wrapper(nn.Module):
@@ -172,12 +170,10 @@ def test_mmpretrain_resnet_folds_every_bn():
             m.running_mean.uniform_(-0.3, 0.3)
             m.running_var.uniform_(0.5, 1.5)
     model.eval()
-    inputs, samples = make_batch([(40, 36)], [[0, 4]])
-    out = predict_cams(model, inputs, samples, channels_last=True)[0]
-    folded = _FOLDED[model][1]
-    num_bn = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-    assert folded is not None and len(folded.pairs) == num_bn
+    fused = inference_cam_fn(model)
+    assert not any(isinstance(m, nn.BatchNorm2d)
+                   for m in fused.__self__.modules())
+    x = make_batch([(40, 36)], [[0]])[0]
     with torch.no_grad():
-        s4, hr = loop_cams(model, inputs[0, :, :40, :36], [0, 4])
-    assert (out.cam - s4).abs().max() < 1e-5
-    assert (out.high_res_cam - hr).abs().max() < 1e-5
+        ref = model.forward_cam(x)
+        assert (fused(x) - ref).abs().max() < 1e-5 * ref.abs().max()

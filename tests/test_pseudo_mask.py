@@ -10,7 +10,6 @@ from mmc2am.cam.pseudo_mask import (
     crf_inference_label,
     load_label_png,
     save_label_png,
-    threshold_labels,
 )
 
 
@@ -28,11 +27,6 @@ def test_threshold_mode_hand_made_cams():
                               mode='threshold')
     assert mask.dtype == np.uint8
     np.testing.assert_array_equal(mask, expected)
-
-
-def test_threshold_labels_ties_go_to_background():
-    cams = np.array([[[0.3, 0.31]]], dtype=np.float32)
-    np.testing.assert_array_equal(threshold_labels(cams, 0.3), [[0, 1]])
 
 
 def test_no_classes_gives_background():
@@ -103,6 +97,23 @@ def test_label_png_round_trip(tmp_path):
         assert png.mode == 'P'
         assert png.getpalette()[3:6] == [128, 0, 0]  # VOC colour of id 1
     np.testing.assert_array_equal(load_label_png(path), mask)
+
+
+def test_png_palette_is_mmseg_voc_palette():
+    from mmseg.datasets import PascalVOCDataset
+
+    from mmc2am.utils.mask_files import VOC_PNG_PALETTE
+    np.testing.assert_array_equal(
+        VOC_PNG_PALETTE[:21], PascalVOCDataset.METAINFO['palette'])
+    assert VOC_PNG_PALETTE[255].tolist() == [224, 224, 192]  # VOC's ignore
+
+
+def test_unreadable_label_png_is_named(tmp_path):
+    path = tmp_path / 'a.png'
+    path.write_bytes(b'\x89PNG not really')
+    with pytest.raises(ValueError, match='not a readable label map') as e:
+        load_label_png(str(path))
+    assert str(path) in str(e.value)
 
 
 def test_confusion_areas_counts_ignore_as_miss_or_drops_it():

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Usage: bash tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py args]
+# Usage: bash tools/dist_test.sh CONFIG [CHECKPOINT] NPROC [test.py args]
+# (no CHECKPOINT for stages without weights, e.g. the CRF pseudo-masks)
 # Multi-node: NNODES=2 NODE_RANK=0|1 MASTER_ADDR=host PORT=29500 on each node.
 CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
+if [[ $2 =~ ^[0-9]+$ ]]; then
+    CHECKPOINT=""
+    GPUS=$2
+    shift 2
+else
+    CHECKPOINT=$2
+    GPUS=$3
+    shift 3
+fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
@@ -22,4 +30,4 @@ PYTHONPATH="$ROOT":$PYTHONPATH \
     $CONFIG \
     $CHECKPOINT \
     --launcher pytorch \
-    ${@:4}
+    "$@"

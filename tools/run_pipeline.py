@@ -1,21 +1,25 @@
 """Run the whole WSSS pipeline, for plain CAM and for C2AM, and tabulate it.
 
-Stages (each one ``tools/*.py`` call on a stage config, as a user would run it)::
+The pipeline is a list of ``(tool, config)`` stages per method
+(:func:`stages`), each run as the README's stage-by-stage commands run it::
 
-    data      generated VOC-layout data (preset ``gen`` only)
-    cam       train the plain-CAM classifier           tools/train.py
-    c2am      fine-tune it with the causal adjustment  tools/train.py
-    seeds     seed mIoU on train + CAM files           tools/test.py
-    cams      CAM files of the rest of train_aug       tools/test.py
-    pseudo    CRF pseudo-masks of train_aug            tools/make_pseudo_masks.py
-    irn       IRNet + random walk (--refine irn)       tools/train.py, make_irn_masks.py
-    seg       DeepLabV3+ on the pseudo-masks           tools/train.py + tools/test.py
+    python tools/train.py CONFIG            python tools/test.py CONFIG [CKPT]
 
-A stage whose outputs exist is skipped (a ``.done`` file marks a finished
-stage; a killed training resumes from its last checkpoint), so rerunning the
-same command after a crash continues where it stopped. The results table
-(seed / pseudo-mask / segmenter mIoU per method) is printed and written to
-``<work-dir>/results.md`` and ``results.json``.
+with the work folder as the current folder, so every stage writes to
+``<work-dir>/work_dirs/<config name>`` and finds its inputs where the
+previous stage's config left them (the configs' default folders chain:
+CAM files -> CRF masks -> IRNet -> random-walk masks). Every setting of a
+method (scales, thresholds, background scores) lives in its configs; this
+script only chooses the configs, and tells the segmenter which masks to
+train on. The data is ``<work-dir>/data/...``: generated there (preset
+``gen``), or a link to ``--data-root`` (preset ``voc``).
+
+A stage whose outputs exist is skipped (a ``.done_*`` file in its work
+folder; a killed training resumes from its last checkpoint, a killed test
+stage continues where it stopped), so rerunning the same command after a
+crash continues. The results table (seed / pseudo-mask / segmenter mIoU per
+method) is printed and written to ``<work-dir>/results.md`` and
+``results.json``.
 
 Examples::
 
@@ -29,39 +33,81 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from mmc2am.utils.io import atomic_open  # noqa: E402
 
+# The configs of each preset: per method the classifier, its "CAMs of
+# train_aug" test config, the CRF masks and IRN; the segmenter.
 PRESETS = {
-    # embedded default: generated data, ResNet-18, minutes on 2 CPU cores
+    # generated data, ResNet-18, minutes on 2 CPU cores
     'gen': dict(
-        data_root='data/gen_voc/VOC2012',
-        cam='configs/c2am/cam_r18_gen.py',
-        c2am='configs/c2am/c2am_r18_gen.py',
-        pseudo='configs/c2am/pseudo_mask_gen.py',
-        irn='configs/c2am/irn_r18_gen.py',
-        seg='configs/c2am/deeplabv3plus_r18-d8_gen-pseudo.py'),
+        data='data/gen_voc/VOC2012',
+        cam=('cam_r18_gen.py', 'cam_r18_gen_trainaug.py',
+             'pseudo_mask_cam_gen.py', 'irn_cam_r18_gen.py'),
+        c2am=('c2am_r18_gen.py', 'c2am_r18_gen_trainaug.py',
+              'pseudo_mask_c2am_gen.py', 'irn_c2am_r18_gen.py'),
+        seg='deeplabv3plus_r18-d8_gen-pseudo.py'),
     # PASCAL VOC 2012 + SBD (README: data preparation), ResNet-50
     'voc': dict(
-        data_root='data/VOCdevkit/VOC2012',
-        cam='configs/c2am/cam_r50_voc.py',
-        c2am='configs/c2am/voc_r50.py',
-        pseudo='configs/c2am/pseudo_mask_voc.py',
-        irn='configs/c2am/irn_r50_voc.py',
-        seg='configs/c2am/deeplabv3plus_r50-d8_voc12aug-pseudo.py'),
+        data='data/VOCdevkit/VOC2012',
+        cam=('cam_r50_voc.py', 'cam_r50_voc_trainaug.py',
+             'pseudo_mask_cam_voc.py', 'irn_cam_r50_voc.py'),
+        c2am=('voc_r50.py', 'voc_r50_trainaug.py', 'pseudo_mask_c2am_voc.py',
+              'irn_c2am_r50_voc.py'),
+        seg='deeplabv3plus_r50-d8_voc12aug-pseudo.py'),
 }
-SPLITS = 'ImageSets/Segmentation'
+
+
+class Stage(NamedTuple):
+    """``tools/<tool>.py <config> [checkpoint of ckpt_of]``."""
+    tool: str  # 'train' or 'test'
+    config: str
+    ckpt_of: Optional[str] = None  # the work dir whose last checkpoint
+    work_dir: Optional[str] = None  # None: work_dirs/<config name>
+    opts: Tuple[str, ...] = ()  # folders only, never a setting
+
+
+def work_dir_of(config: str) -> str:
+    """The default work dir of a config (tools/train.py, tools/test.py)."""
+    return osp.join('work_dirs', osp.splitext(config)[0])
+
+
+def stages(preset: str, method: str, refine: str) -> List[Stage]:
+    """The stages of one method; the segmenter trains on ``refine``'s
+    masks (``'crf'`` or ``'irn'``)."""
+    cls, cams, crf, irn = PRESETS[preset][method]
+    seg = PRESETS[preset]['seg']
+    out = [
+        Stage('train', cls),                 # classifier
+        Stage('test', cls, work_dir_of(cls)),  # seed mIoU on train
+        Stage('test', cams, work_dir_of(cls)),  # CAM files of train_aug
+        Stage('test', crf),                  # CRF pseudo-masks
+    ]
+    masks = osp.join(work_dir_of(crf), 'masks')
+    if refine == 'irn':
+        out += [Stage('train', irn),         # IRNet on the CRF masks
+                Stage('test', irn, work_dir_of(irn))]  # random walk
+        masks = osp.join(work_dir_of(irn), 'masks')
+    seg_dir = osp.join('work_dirs', f'seg_{method}_{refine}')
+    out += [
+        Stage('train', seg, work_dir=seg_dir,
+              opts=(f'train_dataloader.dataset.mask_dir={masks}', )),
+        Stage('test', seg, seg_dir, work_dir=seg_dir),  # val mIoU
+    ]
+    return out
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--preset', choices=sorted(PRESETS), default='gen')
     parser.add_argument('--work-dir', default='work_dirs/pipeline')
-    parser.add_argument('--data-root', help='VOC2012 root (default: preset)')
+    parser.add_argument('--data-root',
+                        help='VOC2012 root (preset voc; default: the '
+                        'preset\'s folder in the repository)')
     parser.add_argument(
         '--methods', nargs='+', default=['cam', 'c2am'],
         choices=['cam', 'c2am'], help='c2am needs cam (its start point)')
@@ -82,193 +128,136 @@ def parse_args():
 
 
 class Pipeline:
-    """Runs the stages for one work dir; see the module docstring."""
+    """Runs the stages in one work folder; see the module docstring."""
 
     def __init__(self, args):
         self.args = args
-        self.preset = PRESETS[args.preset]
         self.work_dir = osp.abspath(args.work_dir)
-        self.data_root = osp.abspath(args.data_root or self.preset['data_root'])
-        self.python = sys.executable
         os.makedirs(self.work_dir, exist_ok=True)
         self.log = open(osp.join(self.work_dir, 'pipeline.log'), 'a')
 
-    # -- helpers -----------------------------------------------------------
     def say(self, msg: str) -> None:
         line = f'[pipeline {time.strftime("%H:%M:%S")}] {msg}'
         print(line, flush=True)
         self.log.write(line + '\n')
         self.log.flush()
 
+    def path(self, *parts: str) -> str:
+        return osp.join(self.work_dir, *parts)
+
+    def command(self, stage: Stage) -> List[str]:
+        config = osp.join(ROOT, 'configs', 'c2am', stage.config)
+        work = stage.work_dir or work_dir_of(stage.config)
+        rest = []
+        if stage.tool == 'train' and osp.exists(
+                self.path(work, 'last_checkpoint')):
+            rest.append('--resume')
+        rest += ['--work-dir', work]
+        if stage.opts:
+            rest += ['--cfg-options', *stage.opts]
+        ckpt = [self.checkpoint(stage.ckpt_of)] if stage.ckpt_of else []
+        if self.args.gpus > 1:
+            return ['bash', osp.join(ROOT, f'tools/dist_{stage.tool}.sh'),
+                    config, *ckpt, str(self.args.gpus), *rest]
+        return [sys.executable, osp.join(ROOT, f'tools/{stage.tool}.py'),
+                config, *ckpt, *rest]
+
+    def checkpoint(self, work: str) -> str:
+        with open(self.path(work, 'last_checkpoint')) as f:
+            return f.read().strip()
+
     def run(self, name: str, cmd: List[str], done: str) -> None:
-        """Run ``cmd`` unless ``done`` exists; create ``done`` on success."""
+        """Run ``cmd`` in the work folder unless ``done`` exists."""
         if osp.exists(done):
             self.say(f'{name}: done before, skipped')
             return
         self.say(f'{name}: {" ".join(cmd)}')
         start = time.time()
         env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(
+            [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
         if self.args.preset == 'gen':
             # The tiny CPU models gain little from a second thread and slow
             # down several-fold when anything else wants the other core.
             env.setdefault('OMP_NUM_THREADS', '1')
-        with open(osp.join(self.work_dir, f'{name}.log'), 'a') as log:
-            ret = subprocess.call(cmd, cwd=ROOT, env=env, stdout=log,
+        log_name = name.replace('/', '_').replace(' ', '_')
+        with open(self.path(f'{log_name}.log'), 'a') as log:
+            ret = subprocess.call(cmd, cwd=self.work_dir, env=env, stdout=log,
                                   stderr=subprocess.STDOUT)
         if ret != 0:
             raise SystemExit(
                 f'[pipeline] stage {name} failed (exit {ret}); see '
-                f'{osp.join(self.work_dir, name + ".log")}. Rerun the same '
-                'command to continue from this stage.')
+                f'{self.path(log_name + ".log")}. Rerun the same command to '
+                'continue from this stage.')
         with atomic_open(done, 'w') as f:
             f.write(f'{time.time() - start:.1f}\n')
         self.say(f'{name}: finished in {time.time() - start:.0f} s')
 
-    def tool(self, script: str, config: str, *rest: str) -> List[str]:
-        if self.args.gpus > 1 and script in ('train', 'test'):
-            return ['bash', osp.join(ROOT, f'tools/dist_{script}.sh'), config,
-                    *rest[:1 if script == 'test' else 0],
-                    str(self.args.gpus), *rest[1 if script == 'test' else 0:]]
-        return [self.python, osp.join(ROOT, f'tools/{script}.py'), config,
-                *rest]
+    def data(self) -> None:
+        """The data folder the configs expect, under the work folder."""
+        a = self.args
+        target = self.path(PRESETS[a.preset]['data'])
+        if a.preset == 'voc':
+            src = osp.abspath(a.data_root or osp.join(
+                ROOT, PRESETS['voc']['data']))
+            if not osp.isdir(osp.join(src, 'JPEGImages')):
+                raise SystemExit(f'[pipeline] no VOC2012 root at {src} '
+                                 '(see README: data)')
+            if not osp.lexists(target):
+                os.makedirs(osp.dirname(target), exist_ok=True)
+                os.symlink(src, target)
+            return
+        meta = osp.join(target, 'meta.json')
+        if osp.exists(meta):
+            with open(meta) as f:
+                version = json.load(f).get('format_version', 1)
+            if version >= 2:
+                self.say(f'data: {target} exists, skipped')
+                return
+            # data of an older generator has no Annotations/*.xml, which the
+            # classifier configs read labels from: write it again
+            self.say(f'data: {target} predates the XML annotations; '
+                     'regenerating it')
+            done = self.path('data.done')
+            if osp.exists(done):
+                os.remove(done)
+        self.run('data', [
+            sys.executable, osp.join(ROOT, 'tools/generate_voc.py'), target,
+            '--num-train', str(a.num_train), '--num-val', str(a.num_val),
+            '--num-aug', str(a.num_aug), '--size', str(a.size), '--seed',
+            str(a.seed), '--context-prob', str(a.context_prob)
+        ], self.path('data.done'))
 
-    def data_opts(self, *loaders: str) -> List[str]:
-        return [f'{loader}.dataset.data_root={self.data_root}'
-                for loader in loaders]
+    def stage(self, stage: Stage) -> None:
+        work = stage.work_dir or work_dir_of(stage.config)
+        name = f'{stage.tool} {osp.splitext(stage.config)[0]}'
+        marker = self.path(work, f'.done_{stage.tool}_'
+                           f'{osp.splitext(stage.config)[0]}')
+        self.run(name, self.command(stage), marker)
 
-    @staticmethod
-    def checkpoint(work_dir: str) -> str:
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            return f.read().strip()
-
-    @staticmethod
-    def read_json(path: str) -> Optional[dict]:
+    def metrics(self, config: str, work: Optional[str] = None
+                ) -> Optional[dict]:
+        path = self.path(work or work_dir_of(config), 'test_metrics.json')
         if not osp.exists(path):
             return None
         with open(path) as f:
             return json.load(f)
 
-    # -- stages --------------------------------------------------------------
-    def data(self) -> None:
-        if self.args.preset != 'gen':
-            if not osp.isdir(osp.join(self.data_root, 'JPEGImages')):
-                raise SystemExit(f'[pipeline] no VOC2012 root at '
-                                 f'{self.data_root} (see README: data)')
-            return
-        if osp.exists(osp.join(self.data_root, 'meta.json')):
-            self.say(f'data: {self.data_root} exists, skipped')
-            return
-        a = self.args
-        self.run('data', [
-            self.python, osp.join(ROOT, 'tools/generate_voc.py'),
-            self.data_root, '--num-train', str(a.num_train), '--num-val',
-            str(a.num_val), '--num-aug', str(a.num_aug), '--size', str(a.size),
-            '--seed', str(a.seed), '--context-prob', str(a.context_prob)
-        ], osp.join(self.work_dir, 'data.done'))
-
-    def classifier(self, method: str) -> str:
-        """Train the classifier of ``method``; return its checkpoint."""
-        d = osp.join(self.work_dir, method, 'cls')
-        opts = self.data_opts('train_dataloader', 'val_dataloader',
-                              'test_dataloader')
-        resume = osp.exists(osp.join(d, 'last_checkpoint'))
-        if method == 'c2am':
-            # A resumed run must not take load_from as the file to resume.
-            start = 'None' if resume else self.checkpoint(
-                osp.join(self.work_dir, 'cam', 'cls'))
-            opts.append(f'load_from={start}')
-        cmd = self.tool('train', self.preset[method], '--work-dir', d,
-                        *(['--resume'] if resume else []), '--cfg-options',
-                        *opts)
-        self.run(f'{method}-train', cmd, osp.join(d, '.done'))
-        return self.checkpoint(d)
-
-    def seeds(self, method: str, ckpt: str) -> str:
-        """Seed mIoU on train, then CAM files of all of train_aug."""
-        cam_dir = osp.join(self.work_dir, method, 'cams')
-        for split, name in (('train', 'seeds'), ('trainaug', 'cams')):
-            d = osp.join(self.work_dir, method, name)
-            opts = self.data_opts('test_dataloader') + [
-                f'model.test_cfg.cam_dir={cam_dir}',
-                f'test_dataloader.dataset.ann_file={SPLITS}/{split}.txt',
-            ]
-            if split == 'trainaug':
-                opts.append('test_dataloader.dataset.data_prefix.seg_map_path'
-                            '=SegmentationClassAug')
-            self.run(f'{method}-{name}',
-                     self.tool('test', self.preset[method], ckpt, '--work-dir',
-                               d, '--cfg-options', *opts),
-                     osp.join(d, '.done'))
-        return cam_dir
-
-    def pseudo(self, method: str, cam_dir: str) -> str:
-        d = osp.join(self.work_dir, method, 'pseudo_crf')
-        opts = [f'data_root={self.data_root}', f'cam_dir={cam_dir}']
-        if method == 'cam':
-            # IRN's thresholds for plain CAM; the config holds C2AM's
-            opts += ['t_fg=0.30', 't_bg=0.05']
-        self.run(f'{method}-pseudo',
-                 [self.python, osp.join(ROOT, 'tools/make_pseudo_masks.py'),
-                  self.preset['pseudo'], '--work-dir', d, '--cfg-options',
-                  *opts], osp.join(d, '.done'))
-        return osp.join(d, 'pseudo_masks')
-
-    def irn(self, method: str, cam_dir: str, label_dir: str) -> str:
-        d = osp.join(self.work_dir, method, 'irn')
-        resume = osp.exists(osp.join(d, 'last_checkpoint'))
-        self.run(f'{method}-irn-train',
-                 self.tool('train', self.preset['irn'], '--work-dir', d,
-                           *(['--resume'] if resume else []), '--cfg-options',
-                           f'train_dataloader.dataset.data_root={self.data_root}',
-                           f'train_dataloader.dataset.label_dir={label_dir}'),
-                 osp.join(d, '.done'))
-        out = osp.join(d, 'masks')
-        bg = '0.25' if method == 'cam' else '0.20'
-        self.run(f'{method}-irn-masks',
-                 [self.python, osp.join(ROOT, 'tools/make_irn_masks.py'),
-                  self.preset['irn'], self.checkpoint(d), '--work-dir',
-                  osp.join(d, 'rw'), '--cfg-options',
-                  f'random_walk.data_root={self.data_root}',
-                  f'random_walk.cam_dir={cam_dir}',
-                  f'random_walk.out_dir={out}', f'random_walk.bg_thr={bg}'],
-                 osp.join(d, 'rw', '.done'))
-        return out
-
-    def segmenter(self, method: str, mask_dir: str) -> None:
-        # one folder per mask source, so switching --refine retrains
-        d = osp.join(self.work_dir, method, f'seg_{self.args.refine[-1]}')
-        resume = osp.exists(osp.join(d, 'last_checkpoint'))
-        opts = self.data_opts('train_dataloader', 'val_dataloader',
-                              'test_dataloader')
-        self.run(f'{method}-seg-train',
-                 self.tool('train', self.preset['seg'], '--work-dir', d,
-                           *(['--resume'] if resume else []), '--cfg-options',
-                           f'train_dataloader.dataset.mask_dir={mask_dir}',
-                           *opts), osp.join(d, '.done'))
-        t = osp.join(d, 'test')
-        self.run(f'{method}-seg-test',
-                 self.tool('test', self.preset['seg'], self.checkpoint(d),
-                           '--work-dir', t, '--cfg-options', *opts),
-                 osp.join(t, '.done'))
-
-    # -- results -------------------------------------------------------------
     def results(self) -> Dict[str, dict]:
         rows = {}
+        refine = self.args.refine[-1]
         for method in self.args.methods:
-            m = osp.join(self.work_dir, method)
-            seeds = self.read_json(osp.join(m, 'seeds', 'test_metrics.json'))
-            crf = self.read_json(
-                osp.join(m, 'pseudo_crf', 'pseudo_mask_results.json'))
-            irn = self.read_json(
-                osp.join(m, 'irn', 'rw', 'pseudo_mask_results.json'))
-            seg = self.read_json(osp.join(m, f'seg_{self.args.refine[-1]}',
-                                          'test', 'test_metrics.json'))
+            cls, _, crf, irn = PRESETS[self.args.preset][method]
+            seeds = self.metrics(cls)
             rows[method] = dict(
                 seed_miou=_pick(seeds, 'mIoU'),
                 seed_threshold=_pick(seeds, 'best_threshold'),
-                pseudo_crf_miou=_pick(crf, 'mIoU'),
-                pseudo_irn_miou=_pick(irn, 'mIoU'),
-                seg_val_miou=_pick(seg, 'mIoU'))
+                pseudo_crf_miou=_pick(self.metrics(crf), 'mIoU'),
+                pseudo_irn_miou=_pick(self.metrics(irn), 'mIoU'),
+                seg_val_miou=_pick(self.metrics(
+                    PRESETS[self.args.preset]['seg'],
+                    osp.join('work_dirs', f'seg_{method}_{refine}')),
+                    'mIoU'))
         return rows
 
     def table(self, rows: Dict[str, dict]) -> str:
@@ -288,19 +277,14 @@ class Pipeline:
         start = time.time()
         self.data()
         for method in self.args.methods:
-            ckpt = self.classifier(method)
-            cam_dir = self.seeds(method, ckpt)
-            masks = None
-            if 'crf' in self.args.refine or 'irn' in self.args.refine:
-                masks = self.pseudo(method, cam_dir)
-            if 'irn' in self.args.refine:
-                masks = self.irn(method, cam_dir, masks)
-            self.segmenter(method, masks)
+            for stage in stages(self.args.preset, method,
+                                self.args.refine[-1]):
+                self.stage(stage)
         rows = self.results()
         table = self.table(rows)
-        with atomic_open(osp.join(self.work_dir, 'results.json'), 'w') as f:
+        with atomic_open(self.path('results.json'), 'w') as f:
             json.dump(rows, f, indent=2)
-        with atomic_open(osp.join(self.work_dir, 'results.md'), 'w') as f:
+        with atomic_open(self.path('results.md'), 'w') as f:
             f.write(table)
         self.say(f'all stages done in {time.time() - start:.0f} s')
         print('\n' + table, flush=True)

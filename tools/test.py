@@ -1,9 +1,17 @@
 """Test a checkpoint with an mmc2am / mmseg / mmpretrain config.
 
 mmseg 1.x's tools/test.py, importing mmc2am and CPU-safe under torchrun.
+Everything a stage does is in its config; this parses the arguments, merges
+``--cfg-options``, builds the Runner and calls ``runner.test()``, then writes
+the metrics to ``<work_dir>/test_metrics.json``.
 
-For the classifier configs this is the seed evaluation (``SeedMetric`` over a
-sweep of background thresholds, CAM files with ``model.test_cfg.cam_dir``).
+- classifier configs: seed evaluation (``SeedMetric`` over a sweep of
+  background thresholds); the ``*_trainaug.py`` ones also write the CAM files
+  (``CAMFileHook``);
+- ``pseudo_mask_*.py``: the CRF pseudo-masks (no checkpoint);
+- ``irn_*.py``: the random-walk masks of a trained IRNet.
+
+    python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--cfg-options ...]
 """
 import argparse
 import json
@@ -21,7 +29,10 @@ from mmc2am.utils import atomic_open, destroy_dist, prepare_cfg_for_device
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', nargs='?', default=None,
+        help='checkpoint file (none for stages without weights, e.g. the '
+        'CRF pseudo-masks)')
     parser.add_argument(
         '--work-dir',
         help=('if specified, the evaluation metric results will be dumped '
@@ -65,7 +76,7 @@ def parse_args():
 
 
 def trigger_visualization_hook(cfg, args):
-    if cfg.model.get('test_cfg', {}).get('mode') == 'cam':
+    if cfg.model.get('test_cfg', {}).get('mode') in ('cam', 'advcam'):
         # CAM test mode has no class predictions to draw: show CAM overlays
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='CAMVisualizationHook')
@@ -110,7 +121,8 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
-    cfg.load_from = args.checkpoint
+    if args.checkpoint is not None:
+        cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

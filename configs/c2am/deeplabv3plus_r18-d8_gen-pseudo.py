@@ -7,9 +7,9 @@
 _base_ = './deeplabv3plus_r50-d8_voc12aug-pseudo.py'
 
 data_root = 'data/gen_voc/VOC2012'
-# Output of tools/make_pseudo_masks.py configs/c2am/pseudo_mask_gen.py with
-# its default work dir; --cfg-options train_dataloader.dataset.mask_dir=...
-pseudo_mask_dir = 'work_dirs/pseudo_mask_gen/pseudo_masks'
+# The CRF masks of C2AM (tools/test.py configs/c2am/pseudo_mask_c2am_gen.py
+# with its default work dir); --cfg-options train_dataloader.dataset.mask_dir=...
+pseudo_mask_dir = 'work_dirs/pseudo_mask_c2am_gen/masks'
 crop_size = (64, 64)
 max_iters = 400
 

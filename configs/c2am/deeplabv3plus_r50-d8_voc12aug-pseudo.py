@@ -5,10 +5,10 @@ _base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb4-20k_voc12aug-512x512.py
 
 custom_imports = dict(imports=['mmc2am'], allow_failed_imports=False)
 
-# Output of tools/make_pseudo_masks.py configs/c2am/pseudo_mask_voc.py with
-# its default work dir. Relative to the current folder, not data_root; change
-# it with --cfg-options train_dataloader.dataset.mask_dir=...
-pseudo_mask_dir = 'work_dirs/pseudo_mask_voc/pseudo_masks'
+# The random-walk masks of C2AM (tools/test.py configs/c2am/irn_c2am_r50_voc.py
+# with its default work dir). Relative to the current folder, not data_root;
+# change it with --cfg-options train_dataloader.dataset.mask_dir=...
+pseudo_mask_dir = 'work_dirs/irn_c2am_r50_voc/masks'
 
 # The stock training set is VOC train + SBD aug with real masks
 # (ConcatDataset); here it is train_aug with pseudo-masks, same pipeline.

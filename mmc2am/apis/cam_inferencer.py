@@ -20,7 +20,8 @@ max normalisation), given labels or predicted classes in place of the
 ground-truth classes. The seed
 is :class:`SeedMetric`'s (argmax over a constant background plane ``bg_thr``
 and the CAMs, ties to background); the pseudo-mask is
-``tools/make_pseudo_masks.py``'s (:func:`mmc2am.cam.pseudo_mask.cam_to_pseudo_mask`).
+the CRF stage's (:func:`mmc2am.cam.pseudo_mask.cam_to_pseudo_mask`, as
+``configs/c2am/pseudo_mask_*.py`` run it).
 """
 import copy
 import json
@@ -81,7 +82,7 @@ LabelsType = Union[None, Sequence, Mapping[str, Sequence]]
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
                   '.ppm', '.pgm')
 
-# C2AM's confident-label thresholds (configs/c2am/pseudo_mask_voc.py; IRN's
+# C2AM's confident-label thresholds (configs/c2am/pseudo_mask_c2am_voc.py; IRN's
 # plain CAM uses t_fg=0.30, t_bg=0.05), for ``pseudo_mask=True``.
 DEFAULT_PSEUDO_MASK = dict(t_fg=0.375, t_bg=0.10, mode='crf', crf=None)
 
@@ -147,7 +148,11 @@ class CAMInferencer(BaseInferencer):
         # and flip, but no CAM files there: postprocess writes them.
         test_cfg = dict(getattr(self.model, 'test_cfg', None) or {})
         test_cfg.pop('overwrite', None)
-        self.model.test_cfg = dict(test_cfg, mode='cam', cam_dir=None)
+        test_cfg.pop('cam_dir', None)
+        # an AdvCAM config keeps its mode (and its keys); else plain CAMs
+        mode = test_cfg.get('mode')
+        self.model.test_cfg = dict(
+            test_cfg, mode=mode if mode in ('cam', 'advcam') else 'cam')
         num_classes = self._num_classes()
         if classes is not None:
             if num_classes is not None and len(classes) != num_classes:

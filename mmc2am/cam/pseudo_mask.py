@@ -15,22 +15,19 @@ present classes ``keys`` (0-based, without background):
 ``mode='threshold'`` skips the CRF; then step 3 reduces to the three bands
 ``max cam >= t_fg`` (argmax class), ``< t_bg`` (background), between (255).
 
-Masks are saved as VOC palette PNGs (:func:`save_label_png`), one per image,
-written atomically so a killed run leaves only finished files behind.
+:class:`mmc2am.models.irn.CRFConfidentLabels` runs this per image in
+``tools/test.py``; :class:`mmc2am.evaluation.PseudoMaskMetric` writes the
+masks and scores them (:func:`confusion_areas`).
 """
-import os
 from typing import Dict, Optional, Sequence
 
-import mmcv
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from mmc2am.datasets.voc_generator import VOC_PALETTE
-from mmc2am.utils.io import atomic_open
+from mmc2am.utils.mask_files import load_label_png, save_label_png
 
-from .cam_file import cam_file_path, load_cam_file
+from .labels import background_argmax
 
 IGNORE_INDEX = 255
 
@@ -89,21 +86,6 @@ def crf_inference_label(img: np.ndarray,
     return q.argmax(axis=0)
 
 
-def threshold_labels(cams: np.ndarray, bg_score: float) -> np.ndarray:
-    """Argmax over a constant background plane ``bg_score`` and ``cams``.
-
-    Args:
-        cams (np.ndarray): (K, H, W) CAMs in [0, 1].
-        bg_score (float): Background score.
-
-    Returns:
-        np.ndarray: (H, W) int64, 0 = background, ``k + 1`` = ``cams[k]``.
-        Ties go to background (the first plane).
-    """
-    bg = np.full((1, ) + cams.shape[1:], bg_score, dtype=cams.dtype)
-    return np.concatenate([bg, cams], axis=0).argmax(axis=0)
-
-
 def cam_to_pseudo_mask(cams: np.ndarray,
                        keys: np.ndarray,
                        t_fg: float,
@@ -136,10 +118,12 @@ def cam_to_pseudo_mask(cams: np.ndarray,
     if t_bg > t_fg:
         raise ValueError(f't_bg ({t_bg}) must not exceed t_fg ({t_fg})')
     keys = np.asarray(keys, dtype=np.int64)
-    # Label i of the argmax maps to VOC id voc_ids[i] (0 = background).
+    # Label i of the argmax maps to VOC id voc_ids[i] (0 = background); the
+    # CRF works on the plane indices 0..K.
     voc_ids = np.concatenate([[0], keys + 1])
-    fg = threshold_labels(cams, t_fg)
-    bg = threshold_labels(cams, t_bg)
+    planes = np.arange(len(keys))
+    fg = background_argmax(cams, planes, t_fg)
+    bg = background_argmax(cams, planes, t_bg)
     if mode == 'crf':
         if img is None:
             raise ValueError("mode='crf' needs the image")
@@ -156,21 +140,6 @@ def cam_to_pseudo_mask(cams: np.ndarray,
     return mask
 
 
-def save_label_png(path: str, mask: np.ndarray) -> None:
-    """Write a (H, W) uint8 label map as a VOC palette PNG, atomically."""
-    # VOC's own colour map, so 255 looks like VOC's ignore borders.
-    png = Image.fromarray(mask.astype(np.uint8))  # 'L', made 'P' below
-    png.putpalette(VOC_PALETTE.reshape(-1).tolist())
-    with atomic_open(path, 'wb') as f:
-        png.save(f, format='PNG')
-
-
-def load_label_png(path: str) -> np.ndarray:
-    """Read the label indices of a (palette) PNG as (H, W) uint8."""
-    with Image.open(path) as png:
-        return np.asarray(png, dtype=np.uint8)
-
-
 def resize_cams(cams: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """Bilinearly resize (K, h, w) CAMs to ``size`` = (H, W)."""
     if tuple(cams.shape[1:]) == tuple(size) or cams.shape[0] == 0:
@@ -179,51 +148,6 @@ def resize_cams(cams: np.ndarray, size: Sequence[int]) -> np.ndarray:
     t = F.interpolate(t[None], size=tuple(size), mode='bilinear',
                       align_corners=False)
     return t[0].numpy()
-
-
-def make_pseudo_mask_file(img_id: str,
-                          img_dir: str,
-                          cam_dir: str,
-                          out_dir: str,
-                          t_fg: float,
-                          t_bg: float,
-                          mode: str = 'crf',
-                          crf: Optional[dict] = None,
-                          cam_key: str = 'high_res',
-                          img_suffix: str = '.jpg') -> bool:
-    """Compute and save the pseudo-mask of one image unless it exists.
-
-    The worker of ``tools/make_pseudo_masks.py``. The CAMs are resized to the
-    image if the CAM file was made at another size (a classifier test
-    pipeline that resizes).
-
-    Args:
-        img_id (str): Image id (file stem).
-        img_dir (str): Folder of the images.
-        cam_dir (str): Folder of the CAM files.
-        out_dir (str): Folder of the PNG masks (``<img_id>.png``).
-        t_fg, t_bg, mode, crf: See :func:`cam_to_pseudo_mask`.
-        cam_key (str): ``'high_res'`` (full resolution, IRN) or ``'cam'``
-            (stride 4, upsampled).
-        img_suffix (str): Image file extension.
-
-    Returns:
-        bool: True if a mask was written, False if it already existed.
-    """
-    out_path = os.path.join(out_dir, f'{img_id}.png')
-    if os.path.exists(out_path):
-        return False
-    img = mmcv.imread(
-        os.path.join(img_dir, img_id + img_suffix), channel_order='rgb')
-    cam_file = load_cam_file(cam_file_path(cam_dir, img_id))
-    if cam_key not in cam_file:
-        raise KeyError(f'{cam_file_path(cam_dir, img_id)} has no '
-                       f'{cam_key!r} maps')
-    cams = resize_cams(cam_file[cam_key], img.shape[:2])
-    mask = cam_to_pseudo_mask(cams, cam_file['keys'], t_fg, t_bg, img=img,
-                              mode=mode, crf=crf)
-    save_label_png(out_path, mask)
-    return True
 
 
 def confusion_areas(pred: np.ndarray, gt: np.ndarray,
@@ -267,8 +191,6 @@ def confusion_areas(pred: np.ndarray, gt: np.ndarray,
 
 
 __all__ = [
-    'DEFAULT_CRF', 'IGNORE_INDEX', 'cam_to_pseudo_mask',
-    'confusion_areas', 'crf_inference_label', 'load_label_png',
-    'make_pseudo_mask_file', 'resize_cams', 'save_label_png',
-    'threshold_labels'
+    'DEFAULT_CRF', 'IGNORE_INDEX', 'cam_to_pseudo_mask', 'confusion_areas',
+    'crf_inference_label', 'load_label_png', 'resize_cams', 'save_label_png'
 ]

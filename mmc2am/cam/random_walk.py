@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .labels import background_argmax
 from .path_index import PathIndex
 
 
@@ -208,6 +209,8 @@ def scores_to_labels(scores: Tensor, keys: Sequence[int],
                      bg_thr: float) -> np.ndarray:
     """Labels from (K, H, W) class scores and a constant background score.
 
+    :func:`mmc2am.cam.labels.background_argmax` as uint8.
+
     Args:
         scores (Tensor): (K, H, W) scores (:func:`random_walk_scores`).
         keys (Sequence[int]): (K,) 0-based class indices (no background).
@@ -216,9 +219,7 @@ def scores_to_labels(scores: Tensor, keys: Sequence[int],
     Returns:
         np.ndarray: (H, W) uint8 labels, 0 background, ``k + 1`` class k.
     """
-    label_ids = np.concatenate([[0], np.asarray(keys, np.int64) + 1])
-    full = F.pad(scores, (0, 0, 0, 0, 1, 0), value=bg_thr)
-    return label_ids[full.argmax(dim=0).cpu().numpy()].astype(np.uint8)
+    return background_argmax(scores, keys, bg_thr).astype(np.uint8)
 
 
 def random_walk_labels(cams: Tensor, keys: Sequence[int], edge: Tensor,

@@ -1,3 +1,4 @@
+from .cam_file_dataset import CAMFileDataset
 from .irn_affinity_dataset import IRNAffinityDataset, IRNRandomRescale
 from .irn_cls_labels import load_irn_cls_labels
 from .pseudo_mask_dataset import PseudoMaskDataset
@@ -7,7 +8,7 @@ from .voc_cls_dataset import VOCImageLevelDataset
 from .voc_generator import generate_voc_dataset
 
 __all__ = [
-    'generate_voc_dataset', 'IRNAffinityDataset', 'IRNRandomCrop',
+    'CAMFileDataset', 'generate_voc_dataset', 'IRNAffinityDataset', 'IRNRandomCrop',
     'IRNRandomRescale', 'load_irn_cls_labels', 'PseudoMaskDataset',
     'TotalBatchSampler', 'VOCImageLevelDataset'
 ]

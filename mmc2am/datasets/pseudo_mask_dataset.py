@@ -2,9 +2,11 @@
 import os.path as osp
 from typing import Any, List, Optional
 
-import numpy as np
+from mmcv.transforms import LoadImageFromFile
 from mmseg.datasets import PascalVOCDataset
 from mmseg.registry import DATASETS
+
+from mmc2am.utils.mask_files import check_label_values, first_ids
 
 
 @DATASETS.register_module()
@@ -14,12 +16,15 @@ class PseudoMaskDataset(PascalVOCDataset):
     A drop-in for mmseg's ``PascalVOCDataset`` in the training split of any
     stock VOC config: the same 21 classes and palette, 255 ignored (mmseg's
     default ``ignore_index``), only the masks come from ``mask_dir``, e.g. the
-    output of ``tools/make_pseudo_masks.py``.
+    masks of the CRF or random-walk stage (``configs/c2am/pseudo_mask_*``,
+    ``irn_*``).
 
     Each mask is checked as soon as the pipeline has loaded it (one
     ``max`` over the array): a value that is neither a class nor
     ``ignore_index`` raises an error naming the file, instead of an
-    ``IndexError`` deep in the loss.
+    ``IndexError`` deep in the loss. An image that does not decode raises a
+    ``ValueError`` naming it (mmcv's loader gives an unnamed ``cv2.error``
+    or an ``AssertionError``).
 
     Args:
         ann_file (str): Image ids, one per line (e.g.
@@ -50,14 +55,8 @@ class PseudoMaskDataset(PascalVOCDataset):
                              "data_prefix['seg_map_path'])")
         super().__init__(ann_file=ann_file, data_prefix=data_prefix, **kwargs)
 
-    def load_data_list(self) -> List[dict]:
-        """Load the image list and check that every image has a mask.
-
-        Raises:
-            ValueError: The ann file (or image folder) gives no image.
-            FileNotFoundError: Some listed images have no mask; the message
-                gives how many and the first few ids.
-        """
+    def _image_list(self) -> List[dict]:
+        """mmseg's data list without blank lines; refuses an empty one."""
         # mmseg turns blank lines of the ann file into images named ''
         data_list = [
             d for d in super().load_data_list()
@@ -68,50 +67,65 @@ class PseudoMaskDataset(PascalVOCDataset):
             # concatenate", naming nothing
             source = self.ann_file or self.data_prefix.get('img_path', '')
             raise ValueError(f'{source}: no images (empty split file?)')
-        missing = [
-            osp.splitext(osp.basename(info['img_path']))[0]
-            for info in data_list if not osp.isfile(info['seg_map_path'])
-        ]
-        if missing:
-            shown = ', '.join(missing[:5]) + (', ...'
-                                              if len(missing) > 5 else '')
-            raise FileNotFoundError(
-                f'{len(missing)} of {len(data_list)} images listed in '
-                f'{self.ann_file} have no pseudo-mask in '
-                f"{self.data_prefix['seg_map_path']}: {shown}")
+        for d in data_list:
+            d['img_id'] = osp.splitext(osp.basename(d['img_path']))[0]
         return data_list
 
+    def load_data_list(self) -> List[dict]:
+        """Load the image list and check that every image has a mask.
+
+        Raises:
+            ValueError: The ann file (or image folder) gives no image.
+            FileNotFoundError: Some listed images have no mask; the message
+                gives how many and the first few ids.
+        """
+        data_list = self._image_list()
+        self._refuse_missing(data_list, 'seg_map_path', 'pseudo-mask',
+                             self.data_prefix['seg_map_path'])
+        return data_list
+
+    def _refuse_missing(self, data_list: List[dict], key: str, what: str,
+                        folder: str) -> None:
+        """FileNotFoundError naming how many and the first few images
+        whose ``key`` file does not exist."""
+        missing = [d['img_id'] for d in data_list if not osp.isfile(d[key])]
+        if missing:
+            raise FileNotFoundError(
+                f'{len(missing)} of {len(data_list)} images listed in '
+                f'{self.ann_file} have no {what} in {folder}: '
+                f'{first_ids(missing)}')
+
     def prepare_data(self, idx: int) -> Any:
-        """Run the pipeline on sample ``idx``, checking the mask on load.
+        """Run the pipeline on sample ``idx``, checking what it loads.
 
         The transforms of ``self.pipeline`` are run as ``Compose`` does;
         after the first one that puts ``gt_seg_map`` into the results (the
         loader), the mask values are checked.
 
         Raises:
-            ValueError: The mask holds a value that is neither a class id
-                nor ``ignore_index``; the message names the file and the
-                pixel values.
+            ValueError: The image does not decode, or the mask holds a value
+                that is neither a class id nor ``ignore_index``; the message
+                names the file.
         """
-        data = self.get_data_info(idx)
+        return self._run_pipeline(self.get_data_info(idx))
+
+    def _run_pipeline(self, data: dict) -> Any:
         checked = False
         for t in self.pipeline.transforms:
-            data = t(data)
+            try:
+                data = t(data)
+            except Exception as e:
+                if not isinstance(t, LoadImageFromFile):
+                    raise
+                raise ValueError(f"{data['img_path']}: not a readable image "
+                                 f'({type(e).__name__}: {e})') from e
             if data is None:
                 return None
             if not checked and isinstance(data, dict) and \
                     'gt_seg_map' in data:
-                self._check_mask(data['gt_seg_map'], data.get('seg_map_path'))
+                check_label_values(data['gt_seg_map'],
+                                   data.get('seg_map_path'),
+                                   len(self.metainfo['classes']),
+                                   self.ignore_index)
                 checked = True
         return data
-
-    def _check_mask(self, seg: np.ndarray, path: Optional[str]) -> None:
-        """Refuse values of a (H, W) mask outside the classes and ignore."""
-        num_classes = len(self.metainfo['classes'])
-        if seg.max(initial=0) < num_classes:  # the common case, one pass
-            return
-        bad = np.unique(seg[(seg >= num_classes) & (seg != self.ignore_index)])
-        if bad.size:
-            raise ValueError(
-                f'{path}: pixel value {bad.tolist()} is neither a class '
-                f'(0-{num_classes - 1}) nor ignore_index {self.ignore_index}')

@@ -46,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from mmc2am.utils.io import atomic_open
+from mmc2am.utils.mask_files import VOC_PNG_PALETTE as VOC_PALETTE
 
 # Same order and colours as mmseg's PascalVOCDataset.METAINFO (checked by a
 # test); kept here so generating data does not import torch through mmseg.
@@ -55,29 +56,6 @@ VOC_CLASSES: Tuple[str, ...] = (
     'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
 
 
-def voc_palette(num: int = 256) -> np.ndarray:
-    """The PASCAL VOC colour map (bit-interleaved), as in VOC's own PNGs.
-
-    Args:
-        num (int): Number of entries.
-
-    Returns:
-        np.ndarray: ``(num, 3)`` uint8; entry 0 is black, 255 is the
-        ``(224, 224, 192)`` of VOC's ignore borders.
-    """
-    palette = np.zeros((num, 3), dtype=np.uint8)
-    for i in range(num):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette[i] = (r, g, b)
-    return palette
-
-
-VOC_PALETTE = voc_palette()
 _PALETTE_BYTES = VOC_PALETTE.reshape(-1).tolist()
 
 # Per class (in VOC order): object shape, object colour, context colour and

@@ -12,43 +12,24 @@ import torch
 from mmengine.registry import VISUALIZERS
 from mmengine.visualization import Visualizer
 
+from mmc2am.cam.labels import background_argmax
 
-def voc_palette(n: int = 256) -> np.ndarray:
-    """(n, 3) uint8 RGB colours of PASCAL VOC's label colour map."""
-    palette = np.zeros((n, 3), dtype=np.uint8)
-    for label in range(n):
-        c, r, g, b = label, 0, 0, 0
-        for shift in range(7, -1, -1):
-            r |= (c & 1) << shift
-            g |= ((c >> 1) & 1) << shift
-            b |= ((c >> 2) & 1) << shift
-            c >>= 3
-        palette[label] = (r, g, b)
-    return palette
+# The seed labels of a picture are the seed metric's (one function); the old
+# name stays for callers.
+seed_from_cams = background_argmax
+
+
+def voc_palette() -> np.ndarray:
+    """(21, 3) uint8 RGB colours of VOC's classes, from mmseg's
+    ``PascalVOCDataset.METAINFO`` (background first)."""
+    from mmseg.datasets import PascalVOCDataset
+    return np.asarray(PascalVOCDataset.METAINFO['palette'], dtype=np.uint8)
 
 
 def _numpy(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
-
-
-def seed_from_cams(cams: np.ndarray, keys: np.ndarray,
-                   threshold: float) -> np.ndarray:
-    """IRN's seed: argmax over [threshold, cams] mapped to label ids.
-
-    Args:
-        cams (np.ndarray): (K, H, W) CAMs.
-        keys (np.ndarray): (K,) 0-based class index of each map.
-        threshold (float): Background threshold.
-
-    Returns:
-        np.ndarray: (H, W) int64 label ids (0 = background).
-    """
-    planes = np.concatenate(
-        [np.full((1, ) + cams.shape[1:], threshold, cams.dtype), cams])
-    labels = np.concatenate([[0], np.asarray(keys, np.int64) + 1])
-    return labels[np.argmax(planes, axis=0)]
 
 
 def draw_cam_overlay(visualizer: Visualizer,
@@ -72,7 +53,7 @@ def draw_cam_overlay(visualizer: Visualizer,
             None leaves the seed out.
         class_names (Sequence[str], optional): Foreground class names.
         palette (np.ndarray, optional): (N, 3) RGB colours of the label ids
-            (0 = background). Defaults to VOC's.
+            (0 = background). Defaults to VOC's (:func:`voc_palette`).
         alpha (float): Opacity of heat maps and seed colours.
         min_size (int): Smaller images are enlarged by an integer factor
             to at least this short side.
@@ -100,7 +81,7 @@ def draw_cam_overlay(visualizer: Visualizer,
         titles.append(f'{name(k)} {cam.max():.2f}')
     if threshold is not None:
         palette = voc_palette() if palette is None else np.asarray(palette)
-        seed = seed_from_cams(cams, np.asarray(keys), threshold)
+        seed = background_argmax(cams, keys, threshold)
         colour = palette[np.minimum(seed, len(palette) - 1)].astype(np.float32)
         panels.append((1 - alpha) * image + alpha * colour)
         titles.append(f'seed@{threshold:.2f}')

@@ -1,3 +1,10 @@
 from .irn_random_crop import BGR_MEAN, IRNRandomCrop
+from .irn_random_rescale import IRNRandomRescale
+from .load_cam_file import LoadCAMFile
+from .load_optional_annotations import LoadOptionalAnnotations
+from .pack_cam_inputs import PackCAMInputs
 
-__all__ = ['BGR_MEAN', 'IRNRandomCrop']
+__all__ = [
+    'BGR_MEAN', 'IRNRandomCrop', 'IRNRandomRescale', 'LoadCAMFile',
+    'LoadOptionalAnnotations', 'PackCAMInputs'
+]

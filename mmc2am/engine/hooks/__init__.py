@@ -1,4 +1,5 @@
+from .cam_file_hook import CAMFileHook
 from .epoch_seed_hook import EpochSeedHook
 from .global_cam_hook import GlobalCAMHook
 
-__all__ = ['EpochSeedHook', 'GlobalCAMHook']
+__all__ = ['CAMFileHook', 'EpochSeedHook', 'GlobalCAMHook']

@@ -15,9 +15,6 @@ threshold: cumulative sums over ``b`` recover them (see
 :func:`sweep_confusions`). The CAM is read once, whatever the number of
 thresholds.
 """
-import io
-import json
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -27,7 +24,8 @@ from mmengine.logging import MMLogger, print_log
 from mmengine.registry import METRICS
 from prettytable import PrettyTable
 
-from mmc2am.utils.io import atomic_open
+from mmc2am.cam.labels import peak_and_label
+from mmc2am.visualization.sweep_curve import save_curve
 
 # 0.00, 0.01, ..., 0.95: on VOC the best seed threshold lies near 0.15, on
 # strongly confounded data it can lie far higher.
@@ -105,13 +103,9 @@ def seed_counts(cams: np.ndarray,
         # No class present: background at every threshold (bucket 0).
         col_bucket = 0
     else:
-        # Peak and first argmax over the planes (ties to the lower index,
-        # as np.argmax); a loop over the few planes beats argmax(axis=0).
-        peak = cams[0].copy()
-        pred = np.full(peak.shape, labels[0])
-        for plane, label in zip(cams[1:], labels[1:]):
-            pred[plane > peak] = label
-            np.maximum(peak, plane, out=peak)
+        # The background-plane argmax of every threshold at once: the peak
+        # and its first class do not depend on the threshold.
+        peak, pred = peak_and_label(cams, labels)
         # Number of thresholds strictly below the peak: the pixel is
         # foreground at exactly those (ties go to background).
         col_bucket = pred * (T + 1) + np.searchsorted(
@@ -340,76 +334,15 @@ class SeedMetric(BaseMetric):
             },
             num_images=len(results))
         if self.save_curve:
-            self._save_curve(curve, logger)
+            save_curve(curve, 'seed_sweep', self.output_dir)
 
         return dict(
             mIoU=float(np.round(miou[best] * 100, 2)),
             aAcc=float(np.round(a_acc * 100, 2)),
             best_threshold=thr_best)
 
-    # ------------------------------------------------------------------ files
-    def _curve_dir(self) -> Optional[str]:
-        """``output_dir``, else the folder of the runner's log file."""
-        if self.output_dir:
-            return self.output_dir
-        logger = MMLogger.get_current_instance()
-        log_file = getattr(logger, 'log_file', None)
-        return osp.dirname(osp.abspath(log_file)) if log_file else None
-
-    def _save_curve(self, curve: dict, logger: MMLogger) -> None:
-        """Write the curve as JSON and PNG, and hand the PNG to the
-        Visualizer's backends."""
-        out_dir = self._curve_dir()
-        png = render_curve(curve)
-        if out_dir is None:
-            print_log('SeedMetric: no output_dir and no log file, the '
-                      'threshold curve is not written', logger)
-        else:
-            json_path = osp.join(out_dir, 'seed_sweep.json')
-            with atomic_open(json_path, 'w') as f:
-                json.dump(curve, f, indent=1)
-            with atomic_open(osp.join(out_dir, 'seed_sweep.png'), 'wb') as f:
-                f.write(png)
-            print_log(f'seed mIoU-vs-threshold curve written to {json_path} '
-                      'and seed_sweep.png', logger)
-        try:
-            from mmengine.visualization import Visualizer
-            vis = Visualizer.get_current_instance()
-        except RuntimeError:  # no visualizer in this process
-            return
-        if vis._vis_backends:
-            import mmcv
-            vis.add_image('seed_sweep', mmcv.imfrombytes(
-                png, channel_order='rgb'))
-
-
-def render_curve(curve: dict) -> bytes:
-    """PNG bytes of the mIoU-vs-threshold plot of a :class:`SeedMetric`
-    curve dict (``thresholds``, ``mIoU``, ``best_threshold``,
-    ``best_mIoU``)."""
-    # A bare Figure (no pyplot) renders with Agg whatever the backend, and
-    # leaves no global figure state behind.
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), dpi=100)
-    ax = fig.add_subplot()
-    miou = [np.nan if m is None else m for m in curve['mIoU']]
-    ax.plot(curve['thresholds'], miou, color='tab:blue')
-    ax.axvline(curve['best_threshold'], color='tab:red', ls='--', lw=1)
-    ax.annotate(
-        f"best {curve['best_mIoU']:.2f} @ {curve['best_threshold']:.2f}",
-        (curve['best_threshold'], curve['best_mIoU']),
-        textcoords='offset points', xytext=(6, -14), color='tab:red')
-    ax.set_xlabel('background threshold')
-    ax.set_ylabel('seed mIoU (%)')
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format='png')
-    return buf.getvalue()
-
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'SeedMetric', 'confusion_iou', 'render_curve',
-    'seed_counts', 'sweep_confusions'
+    'DEFAULT_THRESHOLDS', 'SeedMetric', 'confusion_iou', 'seed_counts',
+    'sweep_confusions'
 ]

@@ -1,3 +1,4 @@
 from .causal_cam_head import CausalCAMHead
+from .recam_head import ReCAMHead
 
-__all__ = ['CausalCAMHead']
+__all__ = ['CausalCAMHead', 'ReCAMHead']

@@ -1,3 +1,4 @@
+from .crf_confident_labels import CRFConfidentLabels
 from .irnet import IRNet
 
-__all__ = ['IRNet']
+__all__ = ['CRFConfidentLabels', 'IRNet']

@@ -23,13 +23,19 @@ pseudo-masks do not depend on it.
 At test time the boundary map is the flip-averaged logit through a sigmoid,
 on the image zero-padded (after normalisation) to ``test_pad_size`` as IRN's
 ``EdgeDisplacement`` does (512 for VOC), cropped to ``ceil(H/4) x ceil(W/4)``.
+With ``test_cfg`` (the random-walk stage, ``tools/test.py`` on an
+``irn_*`` config) each image's stride-4 CAMs are then walked on that map
+(IRN's ``make_sem_seg_labels``, :func:`mmc2am.cam.random_walk
+.random_walk_scores`) and labelled against the background score ``bg_thr``.
 """
+import hashlib
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
@@ -37,6 +43,11 @@ from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmc2am.cam.path_index import PathIndex
+from mmc2am.cam.random_walk import random_walk_scores, scores_to_labels
+
+# IRN's random walk (run_sample.py): radius 5, beta 10, 2^8 steps; the
+# background score is the method's (IRN 0.25, C2AM 0.20) and has no default.
+RANDOM_WALK_DEFAULTS = dict(radius=5, beta=10, exp_times=8, bg_thr=None)
 
 __all__ = ['IRNet']
 
@@ -92,6 +103,10 @@ class IRNet(BaseModel):
             (after normalisation) at the bottom/right to at least this size
             (IRN: its crop size 512). None: no padding.
         test_flip (bool): Average the logits of the image and its mirror.
+        test_cfg (dict, optional): The random walk of :meth:`predict` on
+            samples that carry CAMs: ``radius`` (5), ``beta`` (10),
+            ``exp_times`` (8) and ``bg_thr`` (required: IRN 0.25, C2AM
+            0.20). None: boundary maps only.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -107,10 +122,21 @@ class IRNet(BaseModel):
                  ignore_index: int = 255,
                  test_pad_size: Optional[int] = None,
                  test_flip: bool = True,
+                 test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.test_cfg = None
+        if test_cfg is not None:
+            unknown = sorted(set(test_cfg) - set(RANDOM_WALK_DEFAULTS))
+            if unknown:
+                # a misspelt --cfg-options key would be silently ignored
+                raise KeyError(f'unknown test_cfg keys {unknown}; valid: '
+                               f'{sorted(RANDOM_WALK_DEFAULTS)}')
+            self.test_cfg = dict(RANDOM_WALK_DEFAULTS, **test_cfg)
+        self._walk_index = None  # PathIndex of the walk's radius, lazily
+        self._weights_digest = None
         if len(in_channels) != len(in_strides):
             raise ValueError('in_channels and in_strides differ in length')
         self.backbone = MODELS.build(backbone)
@@ -260,17 +286,83 @@ class IRNet(BaseModel):
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[SegDataSample]] = None
                 ) -> List[SegDataSample]:
-        """Boundary maps as ``data_sample.boundary`` (PixelData (1, h, w))."""
+        """Boundary maps, and with ``test_cfg`` the random-walk masks.
+
+        Every sample gets ``boundary`` (PixelData (1, h, w)). With
+        ``test_cfg`` set, a sample that carries ``cam`` (K, h, w) stride-4
+        CAMs and ``cam_keys`` (:class:`mmc2am.datasets.CAMFileDataset`) also
+        gets ``seg_scores`` (K, H, W), the walked scores (maximum 1), and
+        ``pred_sem_seg`` (1, H, W) uint8, their labels against ``bg_thr``.
+        Samples whose mask exists (``mask_done``) are skipped.
+        """
         shapes = None
         if data_samples is not None:
             shapes = [s.metainfo.get('img_shape', inputs.shape[-2:])
                       for s in data_samples]
         else:
             data_samples = [SegDataSample() for _ in range(len(inputs))]
-        edges = self.predict_boundary(inputs, shapes)
-        for sample, edge in zip(data_samples, edges):
+        # a mask-stage batch: samples with CAMs, or with their mask done
+        walk = self.test_cfg is not None and any(
+            'cam' in s or s.metainfo.get('mask_done', False)
+            for s in data_samples)
+        if not walk:
+            edges = self.predict_boundary(inputs, shapes)
+            for sample, edge in zip(data_samples, edges):
+                sample.set_data(dict(boundary=PixelData(data=edge[None])))
+            return data_samples
+        params = self.mask_params
+        for i, sample in enumerate(data_samples):
+            sample.set_metainfo(dict(mask_params=params))
+            if sample.metainfo.get('mask_done', False):
+                continue
+            edge = self.predict_boundary(inputs[i:i + 1], [shapes[i]])[0]
             sample.set_data(dict(boundary=PixelData(data=edge[None])))
+            self._walk(sample, edge, tuple(int(v) for v in shapes[i][:2]))
         return data_samples
+
+    @property
+    def mask_params(self) -> dict:
+        """The settings the random-walk masks depend on, and a digest of
+        the weights (recorded beside the masks)."""
+        if self.test_cfg is None or self.test_cfg['bg_thr'] is None:
+            raise ValueError(
+                'set model.test_cfg.bg_thr, the background score of the '
+                'random walk (IRN / plain CAM: 0.25, C2AM: 0.20), e.g. with '
+                'configs/c2am/irn_{cam,c2am}_*.py')
+        if self._weights_digest is None:
+            # computed once, after the runner has loaded the checkpoint
+            sha = hashlib.sha1()
+            for name, t in sorted(self.state_dict().items()):
+                sha.update(name.encode())
+                sha.update(t.detach().cpu().contiguous().numpy().tobytes())
+            self._weights_digest = sha.hexdigest()
+        return dict(model=type(self).__name__, **self.test_cfg,
+                    test_pad_size=self.test_pad_size,
+                    test_flip=self.test_flip, weights=self._weights_digest)
+
+    def _walk(self, sample: SegDataSample, edge: Tensor,
+              img_size: Tuple[int, int]) -> None:
+        """Walk the sample's stride-4 CAMs on ``edge``, set its scores and
+        labels."""
+        cfg = self.test_cfg
+        if self._walk_index is None:
+            self._walk_index = PathIndex(cfg['radius'])
+        cams = sample.cam.to(edge.device)
+        if cams.shape[0] and tuple(cams.shape[1:]) != tuple(edge.shape):
+            # a CAM file made at another size (a resizing test pipeline)
+            print_log(f"{sample.metainfo.get('cam_path')}: CAMs of size "
+                      f'{tuple(cams.shape[1:])} resized to the stride-4 '
+                      f'grid {tuple(edge.shape)}', 'current', level=30)
+            cams = F.interpolate(cams[None], size=tuple(edge.shape),
+                                 mode='bilinear', align_corners=False)[0]
+        scores = random_walk_scores(
+            cams, edge, img_size, beta=cfg['beta'],
+            exp_times=cfg['exp_times'], radius=cfg['radius'],
+            path_index=self._walk_index)
+        keys = sample.metainfo['cam_keys']
+        labels = scores_to_labels(scores, keys, cfg['bg_thr'])
+        sample.set_field(scores.cpu(), 'seg_scores')
+        sample.pred_sem_seg = PixelData(data=torch.from_numpy(labels)[None])
 
     def forward(self,
                 inputs: Tensor,

@@ -31,7 +31,7 @@ model = dict(
         in_channels=2048,
         adjustment=None,
         global_cam_size=128),
-    # runner.test(): multi-scale + flip CAMs for the seed metric (IRN scales);
-    # set cam_dir to write one CAM file per image for the later stages.
-    test_cfg=dict(mode='cam', scales=(1.0, 0.5, 1.5, 2.0), flip=True,
-                  cam_dir=None))
+    # runner.test(): multi-scale + flip CAMs for the seed metric (IRN scales).
+    # CAM files: CAMFileHook (default_hooks.cam_file, the *_trainaug.py
+    # configs).
+    test_cfg=dict(mode='cam', scales=(1.0, 0.5, 1.5, 2.0), flip=True))

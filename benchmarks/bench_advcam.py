@@ -1,0 +1,134 @@
+"""Cost of AdvCAM per image against plain multi-scale CAMs, in one run.
+
+The model is a CAM classifier built from a config (default
+``configs/c2am/advcam_r18_gen.py``: the generated-data ResNet-18, output
+stride 16, 20 classes), random weights with non-negative class weights (so
+the CAMs are alive), eval mode. Each image goes through the test mode one at
+a time (the test configs use batch size 1), with the config's scales and
+flips and ``--classes`` ground-truth classes per image. Methods:
+
+- ``cam``: plain multi-scale CAMs, :func:`mmc2am.cam.predict_cams` defaults
+  (flip batched, BatchNorm folded);
+- ``advcam``: :func:`mmc2am.cam.advcam.predict_advcams` with the config's
+  AdvCAM settings (published: 27 steps, 13 at scale 0.5), the image's
+  classes climbing in one batch;
+- ``advcam_per_class``: the same, one class at a time (``class_chunk=1``),
+  as the reference loops.
+
+Rounds alternate the methods on the same images; the median time of each is
+reported, with the ratio to ``cam`` and the number of forward+backward
+passes AdvCAM runs per image. ``advcam_per_class`` must give the same maps as
+``advcam`` (max abs difference printed).
+
+    python benchmarks/bench_advcam.py [--size 64 64] [--images 1]
+        [--classes 2] [--rounds 1] [--config configs/c2am/advcam_r18_gen.py]
+
+(about 10 min on a shared 2-core CPU with the defaults: AdvCAM costs two
+orders of magnitude more than the CAMs it is compared with)
+"""
+import argparse
+import time
+
+import numpy as np
+import torch
+
+
+def build_model(config, device):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+
+    import mmc2am  # noqa: F401
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg.model.backbone.init_cfg = None  # no download
+    test_cfg = dict(cfg.model.test_cfg)
+    # the classifier alone: the test mode is chosen per method below
+    cfg.model.test_cfg = dict(mode='cls')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    with torch.no_grad():
+        model.head.conv.weight.abs_()
+    return model.to(device).eval(), test_cfg
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default='configs/c2am/advcam_r18_gen.py')
+    parser.add_argument('--size', type=int, nargs=2, default=(64, 64))
+    parser.add_argument('--images', type=int, default=1)
+    parser.add_argument('--classes', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from mmpretrain.structures import DataSample
+
+    from mmc2am.cam import predict_cams
+    from mmc2am.cam.advcam import predict_advcams
+    model, test_cfg = build_model(args.config, args.device)
+    cam_opts = dict(scales=tuple(test_cfg['scales']), flip=test_cfg['flip'])
+    adv_opts = {
+        k: test_cfg.get(k)
+        for k in ('adv_iter', 'ad_coeff', 'ad_stepsize', 'score_th',
+                  'scale_iters', 'scale_weights')
+    }
+    g = torch.Generator().manual_seed(0)
+    h, w = args.size
+    images = [torch.randn(1, 3, h, w, generator=g).to(args.device)
+              for _ in range(args.images)]
+    labels = [[(3 * i + 5 * k) % 20 for k in range(args.classes)]
+              for i in range(args.images)]
+
+    def sample(label):
+        s = DataSample().set_gt_label(label)
+        s.set_metainfo(dict(img_shape=(h, w)))
+        return s
+
+    def sync():
+        if args.device.startswith('cuda'):
+            torch.cuda.synchronize()
+
+    def run(fn, **kw):
+        out = [fn(model, x, [sample(lb)], **kw)[0]
+               for x, lb in zip(images, labels)]
+        sync()
+        return out
+
+    methods = dict(
+        cam=lambda: run(predict_cams, **cam_opts),
+        advcam=lambda: run(predict_advcams, **cam_opts, **adv_opts),
+        advcam_per_class=lambda: run(
+            predict_advcams, class_chunk=1, **cam_opts, **adv_opts))
+    run(predict_cams, **cam_opts)  # build the folded copy outside the timing
+    times = {k: [] for k in methods}
+    outputs = {}
+    for _ in range(args.rounds):
+        for name, fn in methods.items():
+            start = time.perf_counter()
+            outputs[name] = fn()
+            times[name].append(time.perf_counter() - start)
+
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    n = args.images
+    iters = adv_opts['scale_iters'] or [adv_opts['adv_iter']] * len(
+        cam_opts['scales'])
+    passes = sum(iters) * args.classes * (2 if cam_opts['flip'] else 1)
+    err = max((a.high_res_cam - b.high_res_cam).abs().max().item()
+              for a, b in zip(outputs['advcam_per_class'], outputs['advcam']))
+    print(f'{type(model.backbone).__name__}-{model.backbone.depth} '
+          f'({args.config}), {n} images {h}x{w}, {args.classes} classes each, '
+          f'scales {cam_opts["scales"]} flip={cam_opts["flip"]}, AdvCAM '
+          f'steps {tuple(iters)}: {passes} image forward+backward passes per '
+          f'image; {args.device}, {torch.get_num_threads()} threads, '
+          f'{args.rounds} rounds (median)')
+    for name in methods:
+        print(f'  {name:17s} {med[name] / n:8.3f} s/image  '
+              f'x{med[name] / med["cam"]:7.1f} vs cam')
+    print(f'  advcam_per_class vs advcam: max|diff| {err:.1e}')
+
+
+if __name__ == '__main__':
+    main()

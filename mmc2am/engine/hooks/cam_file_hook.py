@@ -1,0 +1,135 @@
+"""Write the CAMs of a classifier's test run as CAM files; resume from them."""
+import glob
+import os
+import os.path as osp
+from typing import Optional, Sequence, Tuple
+
+import torch
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+from mmc2am.cam.cam_file import cam_file_path, load_cam_file, save_cam_file
+from mmc2am.cam.cam_inference import sample_keys
+from mmc2am.cam.multi_scale import cam_sizes
+
+__all__ = ['CAMFileHook']
+
+
+def _img_id(sample) -> str:
+    """``img_id`` of a data sample, else the stem of its ``img_path``."""
+    img_id = sample.get('img_id', None)
+    if img_id is None:
+        img_path = sample.get('img_path', None)
+        if img_path is None:
+            raise KeyError('CAM files need an img_id or img_path per sample')
+        img_id = osp.splitext(osp.basename(img_path))[0]
+    return str(img_id)
+
+
+@HOOKS.register_module()
+class CAMFileHook(Hook):
+    """One CAM file per test image (:mod:`mmc2am.cam.cam_file`), resumable.
+
+    The model returns the CAMs in its data samples (``CAMClassifier`` in
+    ``test_cfg.mode='cam'``: ``cam_keys``, ``cam``, ``high_res_cam``); this
+    hook writes each image's file after its batch (``after_test_iter``,
+    atomically) and, before a batch (``before_test_iter``), puts the CAMs of
+    images whose file exists (same classes, same size) into their data
+    samples, so the model does not recompute them: a killed test run,
+    started again, continues where it stopped. CAMs read back carry the
+    files' float16 rounding (at most 2^-12 on [0, 1]).
+
+    Registered in mmengine's root ``HOOKS``. In a config (a dict key, so it
+    merges through ``_base_`` and is set with ``--cfg-options
+    default_hooks.cam_file.out_dir=...``)::
+
+        default_hooks = dict(cam_file=dict(type='CAMFileHook'))
+
+    Every rank writes the files of its own images.
+
+    Args:
+        out_dir (str, optional): Folder of the CAM files. Defaults to
+            ``<work_dir>/cams``.
+        overwrite (bool): Recompute and rewrite existing files.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, out_dir: Optional[str] = None,
+                 overwrite: bool = False) -> None:
+        self.out_dir = out_dir
+        self.overwrite = overwrite
+        self._dir: Optional[str] = None
+
+    def before_test(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        mode = (getattr(model, 'test_cfg', None) or {}).get('mode')
+        # a classification test has no CAMs to write
+        self._dir = None if mode not in ('cam', 'advcam') else osp.abspath(
+            self.out_dir or osp.join(runner.work_dir, 'cams'))
+        if self._dir is not None:
+            print_log(f'CAM files: {self._dir}', 'current')
+
+    def before_test_iter(self, runner, batch_idx: int,
+                         data_batch: Optional[dict] = None) -> None:
+        if self._dir is None or self.overwrite or not data_batch:
+            return
+        for sample in data_batch.get('data_samples', []):
+            h, w = (int(v) for v in sample.img_shape[:2])
+            path = cam_file_path(self._dir, _img_id(sample))
+            saved = self._read_finished(path, sample_keys(sample), (h, w))
+            if saved is not None:
+                sample.set_metainfo(dict(cam_keys=saved['keys'],
+                                         cam_from_file=True))
+                sample.set_field(saved['cam'], 'cam')
+                sample.set_field(saved['high_res'], 'high_res_cam')
+
+    @staticmethod
+    def _read_finished(path: str, keys: torch.Tensor,
+                       size: Tuple[int, int]) -> Optional[dict]:
+        """The CAMs of a finished file, or None if missing or stale."""
+        if not osp.exists(path):
+            return None
+        try:
+            saved = load_cam_file(path)
+        except ValueError as e:
+            print_log(f'CAMFileHook: recomputing {path}: {e}', 'current')
+            return None
+        strided_size, _ = cam_sizes(*size)
+        if ('high_res' not in saved
+                or saved['keys'].tolist() != keys.tolist()
+                or tuple(saved['high_res'].shape[1:]) != tuple(size)
+                or tuple(saved['cam'].shape[1:]) != strided_size):
+            print_log(f'CAMFileHook: recomputing {path}: classes or size '
+                      'differ from this run', 'current')
+            return None
+        return {k: torch.from_numpy(v) for k, v in saved.items()}
+
+    def after_test_iter(self, runner, batch_idx: int,
+                        data_batch: Optional[dict] = None,
+                        outputs: Optional[Sequence] = None) -> None:
+        if self._dir is None:
+            return
+        for sample in outputs or []:
+            if sample.get('cam_from_file', False) or \
+                    sample.get('high_res_cam', None) is None:
+                continue
+            save_cam_file(
+                cam_file_path(self._dir, _img_id(sample)),
+                torch.as_tensor(sample.cam_keys).numpy(),
+                sample.cam.cpu().numpy(), sample.high_res_cam.cpu().numpy())
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        # Temporaries of writes killed in an earlier run; every rank has
+        # finished writing once the metrics are computed.
+        if self._dir is None or not is_main_process():
+            return
+        for tmp in glob.glob(osp.join(self._dir, '.*.npz.*.tmp')):
+            try:
+                os.remove(tmp)
+            except FileNotFoundError:
+                pass
