@@ -18,7 +18,7 @@ from mmc2am.datasets.voc_generator import generate_voc_dataset  # noqa: E402
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Write a VOC2012-layout dataset (JPEGImages, '
+        description='Write a VOC2012-layout dataset (JPEGImages, Annotations, '
         'SegmentationClass, SegmentationClassAug, ImageSets/Segmentation, '
         'meta.json) whose classes are confounded by their background context.')
     parser.add_argument('out_dir', help='the VOC2012 root to write')
