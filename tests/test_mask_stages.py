@@ -33,6 +33,8 @@ STAGES = {
     'rw_c2am': ('irn_c2am_r18_gen.py', 'irnet_tiny.pth'),
 }
 
+CRF_THRESHOLDS = {'crf_cam': (0.30, 0.05), 'crf_c2am': (0.375, 0.10)}
+
 
 def _ids():
     with open(osp.join(FIX, 'ids.txt')) as f:
@@ -53,6 +55,12 @@ def stage_args(stage, voc_root, work, *extra):
              f'test_evaluator.output_dir={work}', 'log_level=WARNING']
     if ckpt:
         args += TINY_IRNET
+    else:
+        # the thresholds the fixtures were made with (the generated-data
+        # configs derive theirs from a seed sweep: thresholds_from_seeds)
+        t_fg, t_bg = CRF_THRESHOLDS[stage]
+        args += ['model.thresholds_from_seeds=None', f'model.t_fg={t_fg}',
+                 f'model.t_bg={t_bg}']
     return args + list(extra)
 
 

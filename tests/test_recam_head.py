@@ -192,7 +192,7 @@ def test_generated_config_keeps_the_recam_settings():
     voc, gen = _cfg('recam_r50_voc.py'), _cfg('recam_r18_gen.py')
     assert gen.model.head == dict(voc.model.head, in_channels=512)
     assert gen.optim_wrapper == voc.optim_wrapper
-    assert gen.load_from == 'work_dirs/cam_r18_gen/epoch_20.pth'
+    assert gen.load_from == 'work_dirs/cam_r18_gen/epoch_15.pth'
     assert gen.model.backbone.depth == 18
     assert gen.train_dataloader.dataset.data_root != \
         voc.train_dataloader.dataset.data_root

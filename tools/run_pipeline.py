@@ -1,4 +1,5 @@
-"""Run the whole WSSS pipeline, for plain CAM and for C2AM, and tabulate it.
+"""Run the whole WSSS pipeline, for plain CAM, C2AM and C2AM spatial, and
+tabulate it.
 
 The pipeline is a list of ``(tool, config)`` stages per method
 (:func:`stages`), each run as the README's stage-by-stage commands run it::
@@ -11,8 +12,12 @@ previous stage's config left them (the configs' default folders chain:
 CAM files -> CRF masks -> IRNet -> random-walk masks). Every setting of a
 method (scales, thresholds, background scores) lives in its configs; this
 script only chooses the configs, and tells the segmenter which masks to
-train on. The data is ``<work-dir>/data/...``: generated there (preset
-``gen``), or a link to ``--data-root`` (preset ``voc``).
+train on (the generated-data pseudo-mask configs derive their thresholds
+from the method's seed stage, reading its ``test_metrics.json`` from its
+default folder: ``pseudo_mask_cam_gen.py``). The data is
+``<work-dir>/data/...``: generated there (preset ``gen``, with the options
+below; a work folder whose data was made with other options is refused),
+or a link to ``--data-root`` (preset ``voc``).
 
 A stage whose outputs exist is skipped (a ``.done_*`` file in its work
 folder; a killed training resumes from its last checkpoint, a killed test
@@ -21,15 +26,25 @@ crash continues. The results table (seed / pseudo-mask / segmenter mIoU per
 method) is printed and written to ``<work-dir>/results.md`` and
 ``results.json``.
 
+``--seeds N`` repeats every stage of every method with N training seeds of
+the classifiers: run 0 is the default run (the configs' ``randomness.seed``,
+0) in the work folder, run ``s`` > 0 runs in ``<work-dir>/seed<s>`` (same
+data) with ``randomness.seed=s`` on the classifier stages; the per-run
+tables and one of mean +- std (sample std over the N runs) are printed and
+written to ``results_seeds.md`` / ``results_seeds.json``.
+
 Examples::
 
     python tools/run_pipeline.py                       # generated data, CPU
+    python tools/run_pipeline.py --seeds 3             # mean +- std
     python tools/run_pipeline.py --preset voc --gpus 8 --work-dir work_dirs/voc
 """
 import argparse
 import json
 import os
 import os.path as osp
+import re
+import statistics
 import subprocess
 import sys
 import time
@@ -40,8 +55,9 @@ sys.path.insert(0, ROOT)
 
 from mmc2am.utils.io import atomic_open  # noqa: E402
 
-# The configs of each preset: per method the classifier, its "CAMs of
-# train_aug" test config, the CRF masks and IRN; the segmenter.
+# The configs of each preset: per method the classifier (its test mode: the
+# seeds), its "CAMs of train_aug" test config, the CRF masks and IRN; the
+# segmenter.
 PRESETS = {
     # generated data, ResNet-18, minutes on 2 CPU cores
     'gen': dict(
@@ -50,6 +66,10 @@ PRESETS = {
              'pseudo_mask_cam_gen.py', 'irn_cam_r18_gen.py'),
         c2am=('c2am_r18_gen.py', 'c2am_r18_gen_trainaug.py',
               'pseudo_mask_c2am_gen.py', 'irn_c2am_r18_gen.py'),
+        c2am_spatial=('c2am_spatial_r18_gen.py',
+                      'c2am_spatial_r18_gen_trainaug.py',
+                      'pseudo_mask_c2am_spatial_gen.py',
+                      'irn_c2am_spatial_r18_gen.py'),
         seg='deeplabv3plus_r18-d8_gen-pseudo.py'),
     # PASCAL VOC 2012 + SBD (README: data preparation), ResNet-50
     'voc': dict(
@@ -58,8 +78,13 @@ PRESETS = {
              'pseudo_mask_cam_voc.py', 'irn_cam_r50_voc.py'),
         c2am=('voc_r50.py', 'voc_r50_trainaug.py', 'pseudo_mask_c2am_voc.py',
               'irn_c2am_r50_voc.py'),
+        c2am_spatial=('voc_r50_spatial.py', 'voc_r50_spatial_trainaug.py',
+                      'pseudo_mask_c2am_spatial_voc.py',
+                      'irn_c2am_spatial_r50_voc.py'),
         seg='deeplabv3plus_r50-d8_voc12aug-pseudo.py'),
 }
+METHODS = ('cam', 'c2am', 'c2am_spatial')  # the C2AM ones fine-tune cam's
+NAMES = dict(cam='CAM', c2am='C2AM', c2am_spatial='C2AM spatial')
 
 
 class Stage(NamedTuple):
@@ -68,7 +93,8 @@ class Stage(NamedTuple):
     config: str
     ckpt_of: Optional[str] = None  # the work dir whose last checkpoint
     work_dir: Optional[str] = None  # None: work_dirs/<config name>
-    opts: Tuple[str, ...] = ()  # folders only, never a setting
+    # folders, and the training seed of --seeds; never a method's setting
+    opts: Tuple[str, ...] = ()
 
 
 def work_dir_of(config: str) -> str:
@@ -76,15 +102,18 @@ def work_dir_of(config: str) -> str:
     return osp.join('work_dirs', osp.splitext(config)[0])
 
 
-def stages(preset: str, method: str, refine: str) -> List[Stage]:
+def stages(preset: str, method: str, refine: str,
+           seed: Optional[int] = None) -> List[Stage]:
     """The stages of one method; the segmenter trains on ``refine``'s
-    masks (``'crf'`` or ``'irn'``)."""
+    masks (``'crf'`` or ``'irn'``); ``seed``: ``randomness.seed`` of the
+    classifier stages (None: the configs')."""
     cls, cams, crf, irn = PRESETS[preset][method]
     seg = PRESETS[preset]['seg']
+    rnd = () if seed is None else (f'randomness.seed={seed}', )
     out = [
-        Stage('train', cls),                 # classifier
-        Stage('test', cls, work_dir_of(cls)),  # seed mIoU on train
-        Stage('test', cams, work_dir_of(cls)),  # CAM files of train_aug
+        Stage('train', cls, opts=rnd),       # classifier
+        Stage('test', cls, work_dir_of(cls), opts=rnd),  # seed mIoU, train
+        Stage('test', cams, work_dir_of(cls), opts=rnd),  # CAMs of train_aug
         Stage('test', crf),                  # CRF pseudo-masks
     ]
     masks = osp.join(work_dir_of(crf), 'masks')
@@ -101,7 +130,7 @@ def stages(preset: str, method: str, refine: str) -> List[Stage]:
     return out
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--preset', choices=sorted(PRESETS), default='gen')
     parser.add_argument('--work-dir', default='work_dirs/pipeline')
@@ -109,30 +138,60 @@ def parse_args():
                         help='VOC2012 root (preset voc; default: the '
                         'preset\'s folder in the repository)')
     parser.add_argument(
-        '--methods', nargs='+', default=['cam', 'c2am'],
-        choices=['cam', 'c2am'], help='c2am needs cam (its start point)')
+        '--methods', nargs='+', default=list(METHODS), choices=METHODS,
+        help='c2am and c2am_spatial need cam (their start point)')
     parser.add_argument(
         '--refine', nargs='+', default=['crf'], choices=['crf', 'irn'],
         help='pseudo-mask refinements; the segmenter trains on the last')
     parser.add_argument(
         '--gpus', type=int, default=1,
         help='processes per stage; >1 launches tools/dist_*.sh (torchrun)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', default=[], metavar='STEM:KEY=VALUE',
+        help='extra --cfg-options for the stages of the config STEM, e.g. '
+        'cam_r18_gen:train_cfg.max_epochs=1 (quick runs and tests; the '
+        'results are then not those of the configs)')
+    parser.add_argument(
+        '--seeds', type=int, default=1,
+        help='repeat the pipeline with this many training seeds of the '
+        'classifiers (randomness.seed 0..N-1) and print mean +- std')
     gen = parser.add_argument_group('generated data (preset gen)')
     gen.add_argument('--num-train', type=int, default=60)
     gen.add_argument('--num-val', type=int, default=30)
-    gen.add_argument('--num-aug', type=int, default=120)
+    gen.add_argument('--num-aug', type=int, default=180)
     gen.add_argument('--size', type=int, default=64)
-    gen.add_argument('--seed', type=int, default=0)
-    gen.add_argument('--context-prob', type=float, default=0.8)
-    return parser.parse_args()
+    gen.add_argument('--seed', type=int, default=0, help='data seed')
+    gen.add_argument('--context-prob', type=float, default=0.5)
+    # 8 of the 20 VOC classes with distinct shapes and colours: about 30
+    # images per class instead of 9, which the random-init classifier needs
+    # (the models keep VOC's 20 classes; the other 12 never occur)
+    gen.add_argument('--classes', nargs='+', default=[
+        'aeroplane', 'bicycle', 'bird', 'bus', 'cat', 'horse', 'pottedplant',
+        'sheep'])
+    gen.add_argument('--max-objects', type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error('--seeds must be at least 1')
+    for opt in args.cfg_options:
+        if not re.fullmatch(r'[^:=\s]+:[^=\s]+=.*', opt):
+            parser.error(f'--cfg-options takes STEM:KEY=VALUE, got {opt!r}')
+    return args
 
 
 class Pipeline:
     """Runs the stages in one work folder; see the module docstring."""
 
-    def __init__(self, args):
+    def __init__(self, args, seed: Optional[int] = None,
+                 data_from: Optional[str] = None):
+        """``seed``: the classifiers' ``randomness.seed`` (None: the
+        configs'); its run is in ``<work-dir>/seed<seed>``, on the data of
+        ``data_from`` (the work folder of run 0)."""
         self.args = args
+        self.seed = seed
+        self.data_from = data_from
         self.work_dir = osp.abspath(args.work_dir)
+        if seed is not None:
+            self.work_dir = osp.join(self.work_dir, f'seed{seed}')
         os.makedirs(self.work_dir, exist_ok=True)
         self.log = open(osp.join(self.work_dir, 'pipeline.log'), 'a')
 
@@ -153,8 +212,12 @@ class Pipeline:
                 self.path(work, 'last_checkpoint')):
             rest.append('--resume')
         rest += ['--work-dir', work]
-        if stage.opts:
-            rest += ['--cfg-options', *stage.opts]
+        stem = osp.splitext(stage.config)[0]
+        opts = list(stage.opts) + [
+            o.split(':', 1)[1] for o in getattr(self.args, 'cfg_options', [])
+            if o.split(':', 1)[0] == stem]
+        if opts:
+            rest += ['--cfg-options', *opts]
         ckpt = [self.checkpoint(stage.ckpt_of)] if stage.ckpt_of else []
         if self.args.gpus > 1:
             return ['bash', osp.join(ROOT, f'tools/dist_{stage.tool}.sh'),
@@ -193,13 +256,24 @@ class Pipeline:
             f.write(f'{time.time() - start:.1f}\n')
         self.say(f'{name}: finished in {time.time() - start:.0f} s')
 
+    def generator_options(self) -> Dict[str, object]:
+        """The generated data's settings, as ``meta.json`` records them."""
+        a = self.args
+        return dict(num_train=a.num_train, num_val=a.num_val,
+                    num_aug=a.num_aug, img_size=[a.size, a.size], seed=a.seed,
+                    context_prob=a.context_prob, max_objects=a.max_objects,
+                    drawn_classes=list(a.classes))
+
     def data(self) -> None:
         """The data folder the configs expect, under the work folder."""
         a = self.args
         target = self.path(PRESETS[a.preset]['data'])
-        if a.preset == 'voc':
+        if self.data_from:  # a --seeds run: the data of run 0
+            src = osp.join(self.data_from, PRESETS[a.preset]['data'])
+        elif a.preset == 'voc':
             src = osp.abspath(a.data_root or osp.join(
                 ROOT, PRESETS['voc']['data']))
+        if a.preset == 'voc' or self.data_from:
             if not osp.isdir(osp.join(src, 'JPEGImages')):
                 raise SystemExit(f'[pipeline] no VOC2012 root at {src} '
                                  '(see README: data)')
@@ -212,6 +286,7 @@ class Pipeline:
             with open(meta) as f:
                 version = json.load(f).get('format_version', 1)
             if version >= 2:
+                self.check_data(meta)
                 self.say(f'data: {target} exists, skipped')
                 return
             # data of an older generator has no Annotations/*.xml, which the
@@ -225,12 +300,33 @@ class Pipeline:
             sys.executable, osp.join(ROOT, 'tools/generate_voc.py'), target,
             '--num-train', str(a.num_train), '--num-val', str(a.num_val),
             '--num-aug', str(a.num_aug), '--size', str(a.size), '--seed',
-            str(a.seed), '--context-prob', str(a.context_prob)
+            str(a.seed), '--context-prob', str(a.context_prob),
+            '--max-objects', str(a.max_objects), '--classes', *a.classes
         ], self.path('data.done'))
+
+    def check_data(self, meta_file: str) -> None:
+        """Refuse data generated with other options than these (the
+        finished stages of this work folder were run on it)."""
+        with open(meta_file) as f:
+            meta = json.load(f)
+        want = self.generator_options()
+        have = {k: meta.get(k) for k in want}
+        if have['drawn_classes'] and sorted(have['drawn_classes']) == \
+                sorted(want['drawn_classes']):
+            have['drawn_classes'] = want['drawn_classes']  # any order
+        diff = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
+        if diff:
+            raise SystemExit(
+                f'[pipeline] the data in {osp.dirname(meta_file)} was '
+                'generated with other options (have, asked): '
+                f'{diff}; use another --work-dir, or the options it was '
+                'made with')
 
     def stage(self, stage: Stage) -> None:
         work = stage.work_dir or work_dir_of(stage.config)
         name = f'{stage.tool} {osp.splitext(stage.config)[0]}'
+        if self.seed is not None:
+            name = f'seed{self.seed} {name}'
         marker = self.path(work, f'.done_{stage.tool}_'
                            f'{osp.splitext(stage.config)[0]}')
         self.run(name, self.command(stage), marker)
@@ -261,33 +357,62 @@ class Pipeline:
         return rows
 
     def table(self, rows: Dict[str, dict]) -> str:
-        names = dict(cam='CAM', c2am='C2AM')
-        head = ('| method | seed mIoU (train) | best bg threshold | '
-                'pseudo-mask mIoU, CRF (train) | pseudo-mask mIoU, IRN (train) '
-                f'| segmenter mIoU (val), {self.args.refine[-1].upper()} masks |')
-        lines = [head, '|---|---|---|---|---|---|']
-        for method, r in rows.items():
-            cells = [_fmt(r['seed_miou']), _fmt(r['seed_threshold'], 2),
-                     _fmt(r['pseudo_crf_miou']), _fmt(r['pseudo_irn_miou']),
-                     _fmt(r['seg_val_miou'])]
-            lines.append(f'| {names[method]} | ' + ' | '.join(cells) + ' |')
-        return '\n'.join(lines) + '\n'
+        return table(rows, self.args.refine[-1])
 
-    def __call__(self) -> None:
+    def __call__(self) -> Dict[str, dict]:
         start = time.time()
         self.data()
         for method in self.args.methods:
             for stage in stages(self.args.preset, method,
-                                self.args.refine[-1]):
+                                self.args.refine[-1], self.seed):
                 self.stage(stage)
         rows = self.results()
-        table = self.table(rows)
+        text = self.table(rows)
         with atomic_open(self.path('results.json'), 'w') as f:
             json.dump(rows, f, indent=2)
         with atomic_open(self.path('results.md'), 'w') as f:
-            f.write(table)
+            f.write(text)
         self.say(f'all stages done in {time.time() - start:.0f} s')
-        print('\n' + table, flush=True)
+        print('\n' + text, flush=True)
+        return rows
+
+
+COLUMNS = (('seed_miou', 1), ('seed_threshold', 2), ('pseudo_crf_miou', 1),
+           ('pseudo_irn_miou', 1), ('seg_val_miou', 1))
+
+
+def table(rows: Dict[str, dict], refine: str, runs: int = 1) -> str:
+    """The results table; ``runs`` > 1: cells are ``[mean, std]`` pairs."""
+    head = ('| method | seed mIoU (train) | best bg threshold | '
+            'pseudo-mask mIoU, CRF (train) | pseudo-mask mIoU, IRN (train) '
+            f'| segmenter mIoU (val), {refine.upper()} masks |')
+    if runs > 1:
+        head = head.replace('| method |', f'| method ({runs} seeds) |')
+    lines = [head, '|---|---|---|---|---|---|']
+    for method, r in rows.items():
+        cells = []
+        for key, digits in COLUMNS:
+            if runs > 1:
+                mean, std = r[key] if r[key] is not None else (None, None)
+                cells.append(_fmt(mean, digits) if mean is None else
+                             f'{_fmt(mean, digits)} +- {_fmt(std, digits)}')
+            else:
+                cells.append(_fmt(r[key], digits))
+        lines.append(f'| {NAMES[method]} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def mean_std(runs: List[Dict[str, dict]]) -> Dict[str, dict]:
+    """Per method and column ``[mean, sample std]`` over the runs (None
+    where a run has no value)."""
+    out = {}
+    for method in runs[0]:
+        out[method] = {}
+        for key, _ in COLUMNS:
+            values = [r[method][key] for r in runs]
+            out[method][key] = None if None in values else [
+                statistics.mean(values), statistics.stdev(values)]
+    return out
 
 
 def _pick(d: Optional[dict], key: str) -> Optional[float]:
@@ -304,11 +429,27 @@ def _fmt(v: Optional[float], digits: int = 1) -> str:
     return '-' if v is None else f'{v:.{digits}f}'
 
 
-def main():
-    args = parse_args()
-    if 'c2am' in args.methods and 'cam' not in args.methods:
-        args.methods = ['cam'] + args.methods
-    Pipeline(args)()
+def main(argv=None):
+    args = parse_args(argv)
+    # cam first: the C2AM methods fine-tune its classifier
+    args.methods = [m for m in METHODS if m in args.methods or m == 'cam']
+    first = Pipeline(args)
+    runs = [first()]
+    if args.seeds == 1:
+        return
+    for seed in range(1, args.seeds):
+        runs.append(Pipeline(args, seed=seed, data_from=first.work_dir)())
+    rows = mean_std(runs)
+    text = '\n'.join(
+        [table(rows, args.refine[-1], runs=len(runs))] +
+        [f'run {i} (randomness.seed {i}):\n' + table(r, args.refine[-1])
+         for i, r in enumerate(runs)])
+    with atomic_open(first.path('results_seeds.json'), 'w') as f:
+        json.dump(dict(mean_std=rows, runs=runs), f, indent=2)
+    with atomic_open(first.path('results_seeds.md'), 'w') as f:
+        f.write(text)
+    first.say(f'{len(runs)} runs: {first.path("results_seeds.md")}')
+    print('\n' + text, flush=True)
 
 
 if __name__ == '__main__':

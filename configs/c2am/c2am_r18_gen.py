@@ -10,7 +10,7 @@
 _base_ = ['./cam_r18_gen.py']
 
 max_epochs = 5
-load_from = 'work_dirs/cam_r18_gen/epoch_20.pth'
+load_from = 'work_dirs/cam_r18_gen/epoch_15.pth'
 # C2AM's reference scales, for the global CAM and the seeds
 scales = (1.0, 0.5, 1.5, 2.0, 2.5, 3.0)
 

@@ -1,9 +1,14 @@
-# pseudo_mask_c2am_voc.py on the generated data (tools/generate_voc.py).
-_base_ = ['./pseudo_mask_c2am_voc.py']
+# CRF pseudo-masks for C2AM on the generated data: pseudo_mask_cam_gen.py's
+# rule (thresholds from the method's own seed sweep, t_fg = t*,
+# t_bg = t* - 0.10; VOC's C2AM constants 0.375 / 0.10 are in
+# pseudo_mask_c2am_voc.py) on C2AM's seed sweep and CAM files.
+#   python tools/test.py configs/c2am/c2am_r18_gen.py \
+#       work_dirs/c2am_r18_gen/epoch_5.pth          # the seeds: t* (first)
+#   python tools/test.py configs/c2am/pseudo_mask_c2am_gen.py
+_base_ = ['./pseudo_mask_cam_gen.py']
 
-test_dataloader = dict(
-    batch_size=8, num_workers=0, persistent_workers=False,
-    dataset=dict(
-        data_root='data/gen_voc/VOC2012',
-        cam_dir='work_dirs/c2am_r18_gen_trainaug/cams',
-        out_dir='work_dirs/pseudo_mask_c2am_gen/masks'))
+model = dict(thresholds_from_seeds=dict(
+    metrics='work_dirs/c2am_r18_gen/test_metrics.json'))
+test_dataloader = dict(dataset=dict(
+    cam_dir='work_dirs/c2am_r18_gen_trainaug/cams',
+    out_dir='work_dirs/pseudo_mask_c2am_gen/masks'))

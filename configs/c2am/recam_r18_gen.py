@@ -13,7 +13,7 @@
 _base_ = ['./cam_r18_gen.py']
 
 max_epochs = 5
-load_from = 'work_dirs/cam_r18_gen/epoch_20.pth'
+load_from = 'work_dirs/cam_r18_gen/epoch_15.pth'
 
 model = dict(
     head=dict(

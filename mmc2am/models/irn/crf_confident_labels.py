@@ -6,7 +6,9 @@ The CRF pseudo-mask stage is ``tools/test.py`` on a config with this model,
 The model has no weights: per image it runs
 :func:`mmc2am.cam.pseudo_mask.cam_to_pseudo_mask` on the CAMs and the image.
 """
-from typing import List, Optional
+import json
+import os.path as osp
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -18,7 +20,56 @@ from torch import Tensor
 
 from mmc2am.cam.pseudo_mask import DEFAULT_CRF, cam_to_pseudo_mask, resize_cams
 
-__all__ = ['CRFConfidentLabels']
+__all__ = ['CRFConfidentLabels', 'thresholds_from_seed_sweep']
+
+
+def _best_threshold(metrics: dict) -> Optional[float]:
+    """``best_threshold`` of a metrics dict, also under a metric prefix
+    (``'seed/best_threshold'``)."""
+    for key, value in metrics.items():
+        if key == 'best_threshold' or key.endswith('/best_threshold'):
+            return float(value)
+    return None
+
+
+def thresholds_from_seed_sweep(metrics: str,
+                               fg: float = 0.0,
+                               bg: float = -0.10) -> Tuple[float, float, float]:
+    """``t_fg`` and ``t_bg`` from a method's own seed sweep.
+
+    The rule: with ``t*`` the best background threshold of the sweep
+    (:class:`mmc2am.evaluation.SeedMetric`'s ``best_threshold``, in the
+    ``test_metrics.json`` that ``tools/test.py`` writes for the classifier's
+    seed run), ``t_fg = t* + fg`` and ``t_bg = t* + bg``, both clipped to
+    ``[0, 1]`` and ``t_bg`` to at most ``t_fg``.
+
+    Args:
+        metrics (str): Path of the seed run's ``test_metrics.json``.
+        fg (float): Offset of ``t_fg`` from ``t*``.
+        bg (float): Offset of ``t_bg`` from ``t*``.
+
+    Returns:
+        tuple[float, float, float]: ``t_fg``, ``t_bg`` and ``t*``.
+
+    Raises:
+        FileNotFoundError: No such file (the seed run has not run).
+        KeyError: The file has no ``best_threshold``.
+    """
+    if not osp.isfile(metrics):
+        raise FileNotFoundError(
+            f'thresholds_from_seeds: no seed metrics at {osp.abspath(metrics)}'
+            ' (run the classifier\'s seed test first: tools/test.py '
+            '<classifier config> <checkpoint>; relative paths are from the '
+            'current folder)')
+    with open(metrics) as f:
+        best = _best_threshold(json.load(f))
+    if best is None:
+        raise KeyError(f'{metrics} has no best_threshold (not a SeedMetric '
+                       'run?)')
+    t_fg = min(1.0, max(0.0, best + fg))
+    t_bg = min(t_fg, max(0.0, best + bg))
+    # no float noise (0.55 - 0.1 = 0.45000000000000007) in the records
+    return round(t_fg, 4), round(t_bg, 4), best
 
 
 @MODELS.register_module()
@@ -29,7 +80,8 @@ class CRFConfidentLabels(BaseModel):
     foreground), the same with ``t_bg`` (confident background), pixels in
     between 255 (see :mod:`mmc2am.cam.pseudo_mask`). The thresholds are the
     method's and have no default, so a config states them: IRN (plain CAM)
-    0.30 / 0.05, C2AM 0.375 / 0.10.
+    0.30 / 0.05, C2AM 0.375 / 0.10; or ``thresholds_from_seeds`` derives
+    them from the method's seed sweep (:func:`thresholds_from_seed_sweep`).
 
     Inputs are the (3, H, W) uint8 BGR images as loaded; every data sample
     carries ``cam_keys`` and the CAMs of ``cam_key``. Samples whose mask is
@@ -39,6 +91,12 @@ class CRFConfidentLabels(BaseModel):
         t_fg (float): Background score of the confident foreground.
         t_bg (float): Background score of the confident background,
             ``<= t_fg``.
+        thresholds_from_seeds (dict, optional): Instead of ``t_fg`` /
+            ``t_bg`` (which must then be None): ``metrics`` (the seed run's
+            ``test_metrics.json``, relative to the current folder), ``fg``
+            and ``bg`` (offsets from its best threshold ``t*``; defaults 0
+            and -0.10): ``t_fg = t* + fg``, ``t_bg = t* + bg``, clipped to
+            ``[0, 1]``. Read once, when the model is built.
         mode (str): ``'crf'`` (IRN) or ``'threshold'`` (no CRF).
         crf (dict, optional): :func:`crf_inference_label` arguments;
             defaults to IRN's (:data:`DEFAULT_CRF`).
@@ -53,6 +111,7 @@ class CRFConfidentLabels(BaseModel):
     def __init__(self,
                  t_fg: Optional[float] = None,
                  t_bg: Optional[float] = None,
+                 thresholds_from_seeds: Optional[dict] = None,
                  mode: str = 'crf',
                  crf: Optional[dict] = None,
                  cam_key: str = 'high_res_cam',
@@ -60,11 +119,29 @@ class CRFConfidentLabels(BaseModel):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.seed_rule = None
+        if thresholds_from_seeds is not None:
+            if t_fg is not None or t_bg is not None:
+                raise ValueError(
+                    'set either model.t_fg / model.t_bg or '
+                    'model.thresholds_from_seeds, not both (got t_fg='
+                    f'{t_fg}, t_bg={t_bg})')
+            rule = {'fg': 0.0, 'bg': -0.10, **thresholds_from_seeds}
+            unknown = set(rule) - {'metrics', 'fg', 'bg'}
+            if unknown or not rule.get('metrics'):
+                raise ValueError(
+                    'thresholds_from_seeds takes metrics (the seed run\'s '
+                    'test_metrics.json), fg and bg; got '
+                    f'{thresholds_from_seeds}')
+            t_fg, t_bg, best = thresholds_from_seed_sweep(
+                rule['metrics'], float(rule['fg']), float(rule['bg']))
+            self.seed_rule = dict(fg=float(rule['fg']), bg=float(rule['bg']),
+                                  best_threshold=best)
         if t_fg is None or t_bg is None:
             raise ValueError(
                 'set model.t_fg and model.t_bg (IRN / plain CAM: 0.30 / 0.05, '
-                'C2AM: 0.375 / 0.10), e.g. with configs/c2am/'
-                'pseudo_mask_{cam,c2am}_*.py')
+                'C2AM: 0.375 / 0.10), or model.thresholds_from_seeds, e.g. '
+                'with configs/c2am/pseudo_mask_{cam,c2am}_*.py')
         if mode not in ('crf', 'threshold'):
             raise ValueError(f"mode must be 'crf' or 'threshold', got {mode!r}")
         if t_bg > t_fg:
@@ -79,9 +156,12 @@ class CRFConfidentLabels(BaseModel):
     @property
     def mask_params(self) -> dict:
         """The settings the masks depend on (recorded beside them)."""
-        return dict(model=type(self).__name__, t_fg=self.t_fg,
-                    t_bg=self.t_bg, mode=self.mode, crf=self.crf,
-                    cam_key=self.cam_key)
+        params = dict(model=type(self).__name__, t_fg=self.t_fg,
+                      t_bg=self.t_bg, mode=self.mode, crf=self.crf,
+                      cam_key=self.cam_key)
+        if self.seed_rule is not None:
+            params['thresholds_from_seeds'] = self.seed_rule
+        return params
 
     def forward(self,
                 inputs: List[Tensor],
