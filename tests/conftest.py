@@ -23,6 +23,20 @@ def voc_root(tmp_path_factory) -> str:
     return str(root)
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (modules opt in with
+    ``pytestmark = pytest.mark.usefixtures('one_thread')``): on the shared
+    2-core test machine, two OpenMP threads competing with other jobs make a
+    small forward up to 20x slower."""
+    import torch
+
+    num = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(num)
+
+
 @pytest.fixture(autouse=True)
 def _restore_default_scope():
     """Undo any mmengine default scope a test sets, so order never matters."""

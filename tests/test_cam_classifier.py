@@ -12,14 +12,8 @@ import mmc2am  # noqa: F401  (registers the components)
 NUM_CLASSES = 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core test machine, two OpenMP threads
-    competing with other jobs make a small forward up to 20x slower."""
-    num = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num)
+# one torch thread (tests/conftest.py: the 2 CI cores are shared)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def build_model(adjustment=None, test_cfg=None):

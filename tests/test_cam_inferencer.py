@@ -29,14 +29,8 @@ NUM_IMAGES = 4  # of VOC `train`, the seed stage's test split
 THRESHOLDS = (0.1, 0.3, 0.5)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core test machine, two OpenMP threads
-    competing with other jobs make a small forward up to 20x slower."""
-    num = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num)
+# one torch thread (tests/conftest.py: the 2 CI cores are shared)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

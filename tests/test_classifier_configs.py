@@ -21,14 +21,8 @@ CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 NO_PRETRAINED = {'model.backbone.init_cfg': None}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core test machine, two OpenMP threads
-    competing with other jobs make a small forward up to 20x slower."""
-    num = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num)
+# one torch thread (tests/conftest.py: the 2 CI cores are shared)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _cfg(name, options=NO_PRETRAINED):

@@ -18,14 +18,8 @@ MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
 STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core test machine, two OpenMP threads
-    competing with other jobs make a small forward up to 20x slower."""
-    num = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num)
+# one torch thread (tests/conftest.py: the 2 CI cores are shared)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _model(adjustment=None):

@@ -18,13 +18,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the test machine's 2 cores are shared."""
-    num = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num)
+# one torch thread (tests/conftest.py: the 2 CI cores are shared)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _head(C=4, D=5, **kw):

@@ -23,13 +23,8 @@ MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: steady timings on the shared 2-core machine."""
-    num = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num)
+# one torch thread (tests/conftest.py: the 2 CI cores are shared)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def build_model(preprocessor='ClsDataPreprocessor', seed=0):
