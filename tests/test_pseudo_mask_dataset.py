@@ -17,7 +17,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'c2am',
                   'deeplabv3plus_r50-d8_voc12aug-pseudo.py')
 GEN_CONFIG = osp.join(REPO, 'configs', 'c2am',
-                      'deeplabv3plus_r18-d8_gen-pseudo.py')
+                      'deeplabv3plus_r18w32-d16_gen-pseudo.py')
 LOAD_ONLY = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

@@ -125,8 +125,9 @@ def test_method_settings_live_in_the_configs():
         tree = ast.parse(f.read())
     doc = tree.body[0].value.value  # the module docstring, as written
     consts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
-    # the one float is the data generator's --context-prob default
-    assert {c for c in consts if isinstance(c, float)} == {0.5}
+    # floats: the data generator's --context-prob default, the poll
+    # interval of the stage scheduler and zeros
+    assert {c for c in consts if isinstance(c, float)} <= {0.5, 0.2, 0.0}
     for c in consts:
         if isinstance(c, str) and c != doc:
             for setting in ('t_fg', 't_bg', 'bg_thr', 'scales', 'sweep'):
@@ -189,10 +190,10 @@ TINY = [
     'c2am_r18_gen:load_from=work_dirs/cam_r18_gen/epoch_4.pth',
     'irn_cam_r18_gen:train_cfg.max_epochs=1',
     'irn_c2am_r18_gen:train_cfg.max_epochs=1',
-    'deeplabv3plus_r18-d8_gen-pseudo:train_cfg.max_iters=2',
-    'deeplabv3plus_r18-d8_gen-pseudo:train_cfg.val_interval=2',
-    'deeplabv3plus_r18-d8_gen-pseudo:default_hooks.checkpoint.interval=2',
-    'deeplabv3plus_r18-d8_gen-pseudo:param_scheduler.0.end=2',
+    'deeplabv3plus_r18w32-d16_gen-pseudo:train_cfg.max_iters=2',
+    'deeplabv3plus_r18w32-d16_gen-pseudo:train_cfg.val_interval=2',
+    'deeplabv3plus_r18w32-d16_gen-pseudo:default_hooks.checkpoint.interval=2',
+    'deeplabv3plus_r18w32-d16_gen-pseudo:param_scheduler.0.end=2',
 ]
 
 
@@ -225,3 +226,18 @@ def test_whole_pipeline_on_a_tiny_preset(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert 'failed' not in again.stdout
     assert again.stdout.count('done before, skipped') == 16, again.stdout
+    # progress: a line per stage with the time left, mmengine's lines
+    assert re.search(r'train cam_r18_gen: finished in \d+ s \| \d+/16 '
+                     r'stages done, elapsed \d+:\d\d, about \d+:\d\d left',
+                     ret.stdout), ret.stdout
+    assert re.search(r'    train cam_r18_gen: Epoch\(train\)', ret.stdout)
+    # the figure of the run (tools/pipeline_figure.py), path printed
+    from PIL import Image
+    spec = importlib.util.spec_from_file_location(
+        'pipeline_figure', osp.join(REPO, 'tools', 'pipeline_figure.py'))
+    pf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pf)
+    fig = tmp_path / 'figure.png'
+    assert f'figure: {fig}' in ret.stdout
+    with Image.open(fig) as img:  # 4 val images, those with an object
+        assert img.size in [pf.figure_size(n, 2) for n in range(1, 5)]

@@ -47,6 +47,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -70,7 +71,7 @@ PRESETS = {
                       'c2am_spatial_r18_gen_trainaug.py',
                       'pseudo_mask_c2am_spatial_gen.py',
                       'irn_c2am_spatial_r18_gen.py'),
-        seg='deeplabv3plus_r18-d8_gen-pseudo.py'),
+        seg='deeplabv3plus_r18w32-d16_gen-pseudo.py'),
     # PASCAL VOC 2012 + SBD (README: data preparation), ResNet-50
     'voc': dict(
         data='data/VOCdevkit/VOC2012',
@@ -95,6 +96,9 @@ class Stage(NamedTuple):
     work_dir: Optional[str] = None  # None: work_dirs/<config name>
     # folders, and the training seed of --seeds; never a method's setting
     opts: Tuple[str, ...] = ()
+    # the stages of the same method whose outputs this one reads (indices
+    # into the list of stages()); it may start when they have finished
+    after: Tuple[int, ...] = ()
 
 
 def work_dir_of(config: str) -> str:
@@ -112,20 +116,26 @@ def stages(preset: str, method: str, refine: str,
     rnd = () if seed is None else (f'randomness.seed={seed}', )
     out = [
         Stage('train', cls, opts=rnd),       # classifier
-        Stage('test', cls, work_dir_of(cls), opts=rnd),  # seed mIoU, train
-        Stage('test', cams, work_dir_of(cls), opts=rnd),  # CAMs of train_aug
-        Stage('test', crf),                  # CRF pseudo-masks
+        Stage('test', cls, work_dir_of(cls), opts=rnd,
+              after=(0, )),                  # seed mIoU (train)
+        Stage('test', cams, work_dir_of(cls), opts=rnd,
+              after=(0, )),                  # CAMs of train_aug
+        # CRF pseudo-masks; the generated-data configs read their
+        # thresholds from the seed stage's test_metrics.json
+        Stage('test', crf, after=(1, 2)),
     ]
     masks = osp.join(work_dir_of(crf), 'masks')
     if refine == 'irn':
-        out += [Stage('train', irn),         # IRNet on the CRF masks
-                Stage('test', irn, work_dir_of(irn))]  # random walk
+        out += [Stage('train', irn, after=(3, )),  # IRNet on the CRF masks
+                Stage('test', irn, work_dir_of(irn), after=(4, ))]  # walk
         masks = osp.join(work_dir_of(irn), 'masks')
     seg_dir = osp.join('work_dirs', f'seg_{method}_{refine}')
     out += [
         Stage('train', seg, work_dir=seg_dir,
-              opts=(f'train_dataloader.dataset.mask_dir={masks}', )),
-        Stage('test', seg, seg_dir, work_dir=seg_dir),  # val mIoU
+              opts=(f'train_dataloader.dataset.mask_dir={masks}', ),
+              after=(len(out) - 1, )),
+        Stage('test', seg, seg_dir, work_dir=seg_dir,
+              after=(len(out), )),           # val mIoU
     ]
     return out
 
@@ -152,6 +162,10 @@ def parse_args(argv=None):
         'cam_r18_gen:train_cfg.max_epochs=1 (quick runs and tests; the '
         'results are then not those of the configs)')
     parser.add_argument(
+        '--jobs', type=int, default=None,
+        help='stages run side by side (default: 2 for the generated data, '
+        'where each stage uses one CPU thread; 1 for voc)')
+    parser.add_argument(
         '--seeds', type=int, default=1,
         help='repeat the pipeline with this many training seeds of the '
         'classifiers (randomness.seed 0..N-1) and print mean +- std')
@@ -172,6 +186,11 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error('--seeds must be at least 1')
+    if args.jobs is None:
+        args.jobs = min(2, os.cpu_count() or 1) if args.preset == 'gen' \
+            else 1
+    if args.jobs < 1:
+        parser.error('--jobs must be at least 1')
     for opt in args.cfg_options:
         if not re.fullmatch(r'[^:=\s]+:[^=\s]+=.*', opt):
             parser.error(f'--cfg-options takes STEM:KEY=VALUE, got {opt!r}')
@@ -236,13 +255,7 @@ class Pipeline:
             return
         self.say(f'{name}: {" ".join(cmd)}')
         start = time.time()
-        env = dict(os.environ)
-        env['PYTHONPATH'] = os.pathsep.join(
-            [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
-        if self.args.preset == 'gen':
-            # The tiny CPU models gain little from a second thread and slow
-            # down several-fold when anything else wants the other core.
-            env.setdefault('OMP_NUM_THREADS', '1')
+        env = self.env()
         log_name = name.replace('/', '_').replace(' ', '_')
         with open(self.path(f'{log_name}.log'), 'a') as log:
             ret = subprocess.call(cmd, cwd=self.work_dir, env=env, stdout=log,
@@ -322,14 +335,163 @@ class Pipeline:
                 f'{diff}; use another --work-dir, or the options it was '
                 'made with')
 
-    def stage(self, stage: Stage) -> None:
+    def marker(self, stage: Stage) -> str:
+        """The file whose existence says the stage has finished."""
         work = stage.work_dir or work_dir_of(stage.config)
+        return self.path(work, f'.done_{stage.tool}_'
+                         f'{osp.splitext(stage.config)[0]}')
+
+    def stage_name(self, stage: Stage) -> str:
         name = f'{stage.tool} {osp.splitext(stage.config)[0]}'
-        if self.seed is not None:
-            name = f'seed{self.seed} {name}'
-        marker = self.path(work, f'.done_{stage.tool}_'
-                           f'{osp.splitext(stage.config)[0]}')
-        self.run(name, self.command(stage), marker)
+        if stage.work_dir:  # one config for several methods: the segmenter
+            name += f' -> {osp.basename(stage.work_dir)}'
+        return name if self.seed is None else f'seed{self.seed} {name}'
+
+    def log_file(self, stage: Stage) -> str:
+        work = osp.basename(stage.work_dir or work_dir_of(stage.config))
+        return self.path(f'{stage.tool}_{work}.log')
+
+    def graph(self) -> Tuple[Dict[Tuple[str, int], Stage],
+                             Dict[Tuple[str, int], List[Tuple[str, int]]]]:
+        """Every stage of every method, keyed ``(method, index)``, and the
+        stages each one waits for."""
+        nodes, deps = {}, {}
+        for method in self.args.methods:
+            for i, st in enumerate(stages(self.args.preset, method,
+                                          self.args.refine[-1], self.seed)):
+                nodes[method, i] = st
+                deps[method, i] = [(method, j) for j in st.after]
+                if i == 0 and method != 'cam':
+                    # the C2AM methods fine-tune the plain-CAM classifier
+                    deps[method, i].append(('cam', 0))
+        return nodes, deps
+
+    def run_stages(self) -> None:
+        """Run the stages of :meth:`graph`, up to ``--jobs`` at a time, a
+        stage as soon as the ones it reads from have finished (the longest
+        remaining chain first); a line per stage with the elapsed time and
+        an estimate of the time left, and mmengine's progress lines of the
+        running stages (at most one per stage every 20 s)."""
+        nodes, deps = self.graph()
+        expected = {k: _expected(self.args.preset, st)
+                    for k, st in nodes.items()}
+        chain: Dict[Tuple[str, int], float] = {}
+
+        def longest(k):  # the stage and everything that waits for it
+            if k not in chain:
+                chain[k] = expected[k] + max(
+                    [longest(n) for n in nodes if k in deps[n]] or [0])
+            return chain[k]
+
+        for k in nodes:
+            longest(k)
+        pending = sorted(nodes, key=lambda k: -chain[k])
+        done, running, failed = set(), {}, []
+        taken = {}  # seconds each finished stage took (run here)
+        start = time.time()
+
+        def eta() -> str:
+            now = time.time()
+            left = sum(expected[k] for k in pending) + sum(
+                max(expected[k] - (now - r['start']), 0.0)
+                for k, r in running.items())
+            path = max([chain[k] for k in pending] + [
+                max(chain[k] - (now - r['start']), 0.0)
+                for k, r in running.items()] + [0.0])
+            speed = (sum(taken.values()) /
+                     sum(expected[k] for k in taken)) if taken else 1
+            secs = max(left / self.args.jobs, path) * speed
+            return (f'{len(done)}/{len(nodes)} stages done, elapsed '
+                    f'{_clock(now - start)}, about {_clock(secs)} left')
+
+        while pending or running:
+            launched = True
+            while launched and not failed:
+                launched = False
+                for k in pending:
+                    if any(d not in done for d in deps[k]):
+                        continue
+                    st = nodes[k]
+                    if osp.exists(self.marker(st)):
+                        self.say(f'{self.stage_name(st)}: done before, '
+                                 'skipped')
+                        pending.remove(k)
+                        done.add(k)
+                        launched = True
+                        break
+                    if len(running) < self.args.jobs:
+                        pending.remove(k)
+                        running[k] = self.launch(st)
+                        self.say(f'{self.stage_name(st)}: started | {eta()}')
+                        launched = True
+                        break
+            if not running:
+                break
+            time.sleep(0.2)
+            for k in list(running):
+                r = running[k]
+                ret = r['proc'].poll()
+                if ret is None:
+                    continue
+                r['reader'].join()
+                r['log'].close()
+                del running[k]
+                st = nodes[k]
+                secs = time.time() - r['start']
+                if ret != 0:
+                    failed.append((self.stage_name(st), ret, r['log'].name))
+                    self.say(f'{self.stage_name(st)}: FAILED (exit {ret}); '
+                             f'see {r["log"].name}' + (
+                                 '; waiting for the running stages'
+                                 if running else ''))
+                    continue
+                with atomic_open(self.marker(st), 'w') as f:
+                    f.write(f'{secs:.1f}\n')
+                taken[k] = secs
+                done.add(k)
+                self.say(f'{self.stage_name(st)}: finished in {secs:.0f} s '
+                         f'| {eta()}')
+        if failed:
+            name, ret, log = failed[0]
+            raise SystemExit(
+                f'[pipeline] stage {name} failed (exit {ret}); see {log}. '
+                'Rerun the same command to continue from this stage.')
+
+    def launch(self, st: Stage) -> dict:
+        """Start one stage; its output goes to ``<work>/<name>.log``."""
+        name = self.stage_name(st)
+        cmd = self.command(st)
+        log = open(self.log_file(st), 'a')
+        log.write(' '.join(cmd) + '\n')
+        log.flush()
+        self.log.write(f'{name}: {" ".join(cmd)}\n')
+        proc = subprocess.Popen(
+            cmd, cwd=self.work_dir, env=self.env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+        def read():
+            last = 0.0
+            for line in proc.stdout:
+                log.write(line)
+                m = _PROGRESS.search(line)
+                if m and time.time() - last > 20:
+                    last = time.time()
+                    print(f'    {name}: {m.group(1)[:100]}', flush=True)
+            log.flush()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        return dict(proc=proc, log=log, reader=reader, start=time.time())
+
+    def env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(
+            [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
+        if self.args.preset == 'gen':
+            # One thread per stage: the tiny CPU models gain little from a
+            # second one, and --jobs runs stages side by side instead.
+            env.setdefault('OMP_NUM_THREADS', '1')
+        return env
 
     def metrics(self, config: str, work: Optional[str] = None
                 ) -> Optional[dict]:
@@ -362,10 +524,7 @@ class Pipeline:
     def __call__(self) -> Dict[str, dict]:
         start = time.time()
         self.data()
-        for method in self.args.methods:
-            for stage in stages(self.args.preset, method,
-                                self.args.refine[-1], self.seed):
-                self.stage(stage)
+        self.run_stages()
         rows = self.results()
         text = self.table(rows)
         with atomic_open(self.path('results.json'), 'w') as f:
@@ -373,8 +532,27 @@ class Pipeline:
         with atomic_open(self.path('results.md'), 'w') as f:
             f.write(text)
         self.say(f'all stages done in {time.time() - start:.0f} s')
+        self.figure()
         print('\n' + text, flush=True)
         return rows
+
+    def figure(self) -> None:
+        """tools/pipeline_figure.py: val images through every stage and the
+        seed sweeps (VOC: the real data's images are not drawn)."""
+        if self.args.preset != 'gen':
+            return
+        out = self.path('figure.png')
+        cmd = [sys.executable, osp.join(ROOT, 'tools', 'pipeline_figure.py'),
+               self.work_dir, '--preset', self.args.preset, '--refine',
+               self.args.refine[-1], '--methods', *self.args.methods,
+               '--out', out]
+        with open(self.path('figure.log'), 'w') as log:
+            ret = subprocess.call(cmd, env=self.env(), stdout=log,
+                                  stderr=subprocess.STDOUT)
+        if ret != 0:
+            raise SystemExit(f'[pipeline] the figure failed (exit {ret}); '
+                             f'see {self.path("figure.log")}')
+        self.say(f'figure: {out}')
 
 
 COLUMNS = (('seed_miou', 1), ('seed_threshold', 2), ('pseudo_crf_miou', 1),
@@ -413,6 +591,42 @@ def mean_std(runs: List[Dict[str, dict]]) -> Dict[str, dict]:
             out[method][key] = None if None in values else [
                 statistics.mean(values), statistics.stdev(values)]
     return out
+
+
+# mmengine's log lines of the training / test loops
+_PROGRESS = re.compile(r' - mmengine - INFO - ((?:Epoch|Iter)\((?:train|val|test)'
+                       r'\).*)')
+
+# Seconds each stage of the generated-data preset took in the measured
+# default run (README, 2 CPU cores, --jobs 2): the estimate of the time left
+# and which ready stage starts first (the longest chain). Stages not listed
+# count 60 s.
+EXPECTED = {
+    'gen': {
+        ('train', 'cam_r18_gen'): 116, ('test', 'cam_r18_gen'): 11,
+        ('test', 'cam_r18_gen_trainaug'): 31,
+        ('test', 'pseudo_mask_cam_gen'): 9,
+        ('train', 'c2am_r18_gen'): 99, ('test', 'c2am_r18_gen'): 18,
+        ('test', 'c2am_r18_gen_trainaug'): 60,
+        ('test', 'pseudo_mask_c2am_gen'): 9,
+        ('train', 'c2am_spatial_r18_gen'): 91,
+        ('test', 'c2am_spatial_r18_gen'): 18,
+        ('test', 'c2am_spatial_r18_gen_trainaug'): 56,
+        ('test', 'pseudo_mask_c2am_spatial_gen'): 9,
+        ('train', 'deeplabv3plus_r18w32-d16_gen-pseudo'): 190,
+        ('test', 'deeplabv3plus_r18w32-d16_gen-pseudo'): 6,
+    },
+}
+
+
+def _expected(preset: str, stage: Stage) -> float:
+    return EXPECTED.get(preset, {}).get(
+        (stage.tool, osp.splitext(stage.config)[0]), 60)
+
+
+def _clock(secs: float) -> str:
+    secs = int(round(secs))
+    return f'{secs // 60}:{secs % 60:02d}'
 
 
 def _pick(d: Optional[dict], key: str) -> Optional[float]:
