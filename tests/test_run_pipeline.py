@@ -27,11 +27,14 @@ def _cfg(name):
 
 
 @pytest.mark.parametrize('preset', ['gen', 'voc'])
-@pytest.mark.parametrize('method', ['cam', 'c2am', 'c2am_spatial'])
+@pytest.mark.parametrize(
+    'method', ['cam', 'c2am', 'c2am_spatial', 'recam', 'advcam'])
 @pytest.mark.parametrize('refine', ['crf', 'irn'])
 def test_stages_chain_through_default_folders(preset, method, refine):
     stages = rp.stages(preset, method, refine)
-    trained = []
+    cam_cls = rp.PRESETS[preset]['cam'][0]
+    # a method that trains no classifier (AdvCAM) tests plain CAM's
+    trained = [] if rp.TRAINED[method] else [rp.work_dir_of(cam_cls)]
     for s in stages:
         assert osp.isfile(osp.join(CONFIGS, s.config)), s.config
         if s.ckpt_of is not None:  # a test of an earlier training
@@ -43,7 +46,14 @@ def test_stages_chain_through_default_folders(preset, method, refine):
             assert re.fullmatch(r'[\w.]+_dir=work_dirs/[\w/]+', opt), opt
     cls, cams, crf, irn = rp.PRESETS[preset][method]
     names = [s.config for s in stages]
-    assert names[:4] == [cls, cls, cams, crf]
+    if rp.TRAINED[method]:
+        assert names[:4] == [cls, cls, cams, crf]
+        seeds = stages[1]
+    else:  # no classifier training: the seed test first
+        assert names[:3] == [cls, cams, crf]
+        assert ('train', cls) not in [(s.tool, s.config) for s in stages]
+        seeds = stages[0]
+    assert (seeds.config, seeds.tool) == (cls, 'test')
     cam_dir = osp.join(rp.work_dir_of(cams), 'cams')
     crf_masks = osp.join(rp.work_dir_of(crf), 'masks')
     crf_cfg = _cfg(crf)
@@ -51,8 +61,6 @@ def test_stages_chain_through_default_folders(preset, method, refine):
     assert (crf_data.cam_dir, crf_data.out_dir) == (cam_dir, crf_masks)
     rule = crf_cfg.model.get('thresholds_from_seeds')
     if preset == 'gen':  # thresholds from this method's seed stage
-        seeds = stages[1]
-        assert (seeds.config, seeds.tool) == (cls, 'test')
         assert rule.metrics == osp.join(
             seeds.work_dir or rp.work_dir_of(cls), 'test_metrics.json')
     else:  # the reference's constants
@@ -72,12 +80,22 @@ def test_stages_chain_through_default_folders(preset, method, refine):
         assert irn not in names
     seg_train = stages[-2]
     assert seg_train.opts == (f'train_dataloader.dataset.mask_dir={masks}', )
-    if method != 'cam':  # fine-tunes the plain-CAM classifier
+    if method != 'cam':
+        assert rp.START[method] == 'cam'
+    if method != 'cam' and rp.TRAINED[method]:
+        # fine-tunes the plain-CAM classifier
         start = _cfg(cls).load_from
-        cam_cls = _cfg(rp.PRESETS[preset]['cam'][0])
+        cam_cls_cfg = _cfg(cam_cls)
         assert start == osp.join(
-            rp.work_dir_of(rp.PRESETS[preset]['cam'][0]),
-            f'epoch_{cam_cls.train_cfg.max_epochs}.pth')
+            rp.work_dir_of(cam_cls),
+            f'epoch_{cam_cls_cfg.train_cfg.max_epochs}.pth')
+    elif not rp.TRAINED[method]:
+        # a test mode of the plain-CAM classifier: its checkpoint fits
+        model, cam_model = _cfg(cls).model, _cfg(cam_cls).model
+        assert model.test_cfg.mode == 'advcam'
+        model.pop('test_cfg'), cam_model.pop('test_cfg')
+        assert model == cam_model
+        assert _cfg(cls).get('load_from') is None
 
 
 def test_seeds_only_change_the_classifier_stages():
@@ -89,6 +107,149 @@ def test_seeds_only_change_the_classifier_stages():
         extra = set(s.opts) - set(d.opts)
         assert extra == ({'randomness.seed=2'} if s.config in
                          rp.PRESETS['gen']['c2am'][:2] else set()), s
+
+
+def test_methods_and_their_start():
+    assert rp.parse_args([]).methods == ['cam', 'c2am', 'c2am_spatial']
+    args = rp.parse_args(['--methods', 'advcam', 'recam'])
+    # cam always runs (the others start from its classifier), first
+    assert rp.methods_to_run(args.methods) == ['cam', 'recam', 'advcam']
+    assert set(rp.NAMES) == set(rp.TRAINED) == set(rp.METHODS)
+    assert set(rp.START) == set(rp.METHODS) - {'cam'}
+    for preset in rp.PRESETS:
+        assert set(rp.METHODS) <= set(rp.PRESETS[preset])
+    # a start method trains its classifier: its stage 0, which graph() waits
+    # for
+    for start in rp.START.values():
+        assert rp.TRAINED[start]
+        assert rp.stages('gen', start, 'crf')[0].tool == 'train'
+
+
+@pytest.mark.parametrize('preset', ['gen', 'voc'])
+def test_advcam_stages_test_cams_checkpoint_in_own_folders(preset):
+    cls, cams, crf, irn = rp.PRESETS[preset]['advcam']
+    seg = rp.PRESETS[preset]['seg']
+    cam_dir = rp.work_dir_of(rp.PRESETS[preset]['cam'][0])
+    stages = rp.stages(preset, 'advcam', 'irn', seed=3)
+    # no classifier training; the later stages as every method's
+    assert [(s.tool, s.config) for s in stages] == [
+        ('test', cls), ('test', cams), ('test', crf), ('train', irn),
+        ('test', irn), ('train', seg), ('test', seg)]
+    assert [s.after for s in stages] == [(), (), (0, 1), (2, ), (3, ),
+                                         (4, ), (5, )]
+    seeds, cam_files = stages[:2]
+    # the seeds and the CAM files: AdvCAM's test mode on cam's checkpoint,
+    assert seeds.ckpt_of == cam_files.ckpt_of == cam_dir == \
+        rp.classifier_dir(preset, 'advcam')
+    # written to AdvCAM's own folders (cam's test_metrics.json stays)
+    assert seeds.work_dir is None and cam_files.work_dir is None
+    assert rp.work_dir_of(cls) == osp.join(
+        'work_dirs', f'advcam_{"r18_gen" if preset == "gen" else "r50_voc"}')
+    assert rp.work_dir_of(cls) != cam_dir
+    # AdvCAM's inference draws nothing at random: no training seed
+    assert not [o for s in stages for o in s.opts if 'randomness' in o]
+    # the trained methods take it
+    recam = rp.stages(preset, 'recam', 'crf', seed=3)
+    assert 'randomness.seed=3' in recam[1].opts
+
+
+def test_graph_and_commands_of_the_cam_started_methods(tmp_path):
+    """ReCAM / C2AM wait for cam's training (load_from), AdvCAM's seed and
+    CAM-file tests too, and run on cam's checkpoint in their folders."""
+    import argparse
+    import json
+    ns = argparse.Namespace(
+        preset='gen', work_dir=str(tmp_path), gpus=1, refine=['crf'],
+        methods=rp.methods_to_run(['c2am', 'recam', 'advcam']),
+        data_root=None)
+    assert ns.methods == ['cam', 'c2am', 'recam', 'advcam']
+    pipe = rp.Pipeline(ns)
+    nodes, deps = pipe.graph()
+    assert nodes['cam', 0] == rp.Stage('train', 'cam_r18_gen.py')
+    assert deps['cam', 0] == []
+    for m in ('c2am', 'recam'):
+        assert nodes[m, 0].tool == 'train'
+        assert deps[m, 0] == [('cam', 0)]
+        assert deps[m, 1] == deps[m, 2] == [(m, 0)]
+    assert deps['advcam', 0] == deps['advcam', 1] == [('cam', 0)]
+    assert deps['advcam', 2] == [('advcam', 0), ('advcam', 1)]
+    assert len([k for k in nodes if k[0] == 'advcam']) == \
+        len([k for k in nodes if k[0] == 'cam']) - 1
+    cam_work = tmp_path / 'work_dirs' / 'cam_r18_gen'
+    cam_work.mkdir(parents=True)
+    (cam_work / 'last_checkpoint').write_text('/x/epoch_15.pth')
+    seeds, cam_files = nodes['advcam', 0], nodes['advcam', 1]
+    assert pipe.command(seeds)[1:] == [
+        osp.join(REPO, 'tools/test.py'),
+        osp.join(CONFIGS, 'advcam_r18_gen.py'), '/x/epoch_15.pth',
+        '--work-dir', 'work_dirs/advcam_r18_gen']
+    assert pipe.command(cam_files)[1:] == [
+        osp.join(REPO, 'tools/test.py'),
+        osp.join(CONFIGS, 'advcam_r18_gen_trainaug.py'), '/x/epoch_15.pth',
+        '--work-dir', 'work_dirs/advcam_r18_gen_trainaug']
+    assert pipe.marker(seeds) == str(
+        tmp_path / 'work_dirs' / 'advcam_r18_gen' /
+        '.done_test_advcam_r18_gen')
+    # the table's seed column: each method's own seed test
+    (cam_work / 'test_metrics.json').write_text(json.dumps(
+        {'seed/mIoU': 20.0, 'seed/best_threshold': 0.5}))
+    adv_work = tmp_path / 'work_dirs' / 'advcam_r18_gen'
+    adv_work.mkdir(parents=True)
+    (adv_work / 'test_metrics.json').write_text(json.dumps(
+        {'seed/mIoU': 30.0, 'seed/best_threshold': 0.4}))
+    rows = pipe.results()
+    assert (rows['cam']['seed_miou'], rows['advcam']['seed_miou']) == \
+        (20.0, 30.0)
+    assert rows['recam']['seed_miou'] is None
+    assert '| AdvCAM | 30.0 | 0.40 |' in pipe.table(rows)
+
+
+@pytest.mark.parametrize('preset', ['gen', 'voc'])
+@pytest.mark.parametrize('method', ['recam', 'advcam'])
+def test_method_configs_build(preset, method, tmp_path, monkeypatch):
+    """The new methods' CAM-file, CRF and IRN configs build (nothing
+    downloaded); the generated-data CRF stage takes the method's own t*."""
+    import json
+
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS as CLS_MODELS
+    from mmseg.registry import MODELS as SEG_MODELS
+
+    import mmc2am  # noqa: F401
+    cls, cams, crf, irn = rp.PRESETS[preset][method]
+    cfg = _cfg(cams)
+    cfg.merge_from_dict({'model.backbone.init_cfg': None})
+    init_default_scope(cfg.default_scope)
+    model = CLS_MODELS.build(cfg.model)
+    assert type(model).__name__ == 'CAMClassifier'
+    mode = 'advcam' if method == 'advcam' else 'cam'
+    assert model.test_cfg['mode'] == mode
+    if method == 'recam':
+        assert type(model.head).__name__ == 'ReCAMHead'
+    # the seed stages' metrics, where the default folders put them: cam's
+    # and this method's differ
+    monkeypatch.chdir(tmp_path)
+    for config, best in ((rp.PRESETS[preset]['cam'][0], 0.3), (cls, 0.6)):
+        work = tmp_path / rp.work_dir_of(config)
+        work.mkdir(parents=True)
+        (work / 'test_metrics.json').write_text(json.dumps(
+            {'seed/best_threshold': best}))
+    cfg = _cfg(crf)
+    init_default_scope(cfg.default_scope)
+    model = SEG_MODELS.build(cfg.model)
+    if preset == 'gen':  # t_fg = t*, t_bg = t* - 0.10 of its own sweep
+        assert (model.t_fg, model.t_bg) == (0.6, 0.5)
+    else:  # IRN's constants (not documented for ReCAM / AdvCAM)
+        assert (model.t_fg, model.t_bg) == (0.30, 0.05)
+    cfg = _cfg(irn)
+    cfg.merge_from_dict({'model.backbone.init_cfg': None})
+    init_default_scope(cfg.default_scope)
+    model = SEG_MODELS.build(cfg.model)
+    assert model.test_cfg['bg_thr'] == 0.25  # IRN's, as plain CAM's
+    # plain CAM's IRN model and walk, on this method's masks and CAMs
+    cam_irn = _cfg(rp.PRESETS[preset]['cam'][3])
+    cam_irn.merge_from_dict({'model.backbone.init_cfg': None})
+    assert cfg.model == cam_irn.model
 
 
 def test_mean_std_table():
@@ -123,13 +284,15 @@ def test_method_settings_live_in_the_configs():
     import ast
     with open(osp.join(REPO, 'tools', 'run_pipeline.py')) as f:
         tree = ast.parse(f.read())
-    doc = tree.body[0].value.value  # the module docstring, as written
+    # the docstrings (module, classes, functions), as written, are prose
+    docs = {ast.get_docstring(n, clean=False) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef))}
     consts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
     # floats: the data generator's --context-prob default, the poll
     # interval of the stage scheduler and zeros
     assert {c for c in consts if isinstance(c, float)} <= {0.5, 0.2, 0.0}
     for c in consts:
-        if isinstance(c, str) and c != doc:
+        if isinstance(c, str) and c not in docs:
             for setting in ('t_fg', 't_bg', 'bg_thr', 'scales', 'sweep'):
                 assert setting not in c, c
     # and the configs hold the methods' values: on VOC the reference's

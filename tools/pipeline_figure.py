@@ -160,6 +160,8 @@ def _method_files(work_dir: str, preset: str, method: str,
     cls, _, crf, _ = rp.PRESETS[preset][method]
     seg = rp.PRESETS[preset]['seg']
     cls_dir = rp.work_dir_of(cls)
+    trained_dir = rp.classifier_dir(preset, method)
+    trained = osp.basename(trained_dir) + '.py'
     seg_dir = osp.join('work_dirs', f'seg_{method}_{refine}')
     seeds_by = _stage('test', cls, cls_dir)
     metrics = _require(osp.join(work_dir, cls_dir, 'test_metrics.json'),
@@ -178,7 +180,9 @@ def _method_files(work_dir: str, preset: str, method: str,
                  seeds_by)
     return dict(
         cls_config=_stage_config(work_dir, cls_dir, cls),
-        cls_checkpoint=_checkpoint(work_dir, cls_dir, _stage('train', cls)),
+        # AdvCAM trains no classifier: that of the method it starts from
+        cls_checkpoint=_checkpoint(work_dir, trained_dir,
+                                   _stage('train', trained)),
         best_threshold=best,
         sweep=sweeps[-1],
         crf_config=_stage_config(work_dir, rp.work_dir_of(crf), crf),
@@ -475,7 +479,8 @@ def main(argv=None) -> str:
     rp = _run_pipeline()
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dir', help='the --work-dir of run_pipeline.py')
-    parser.add_argument('--methods', nargs='+', default=list(rp.METHODS),
+    parser.add_argument('--methods', nargs='+',
+                        default=list(rp.DEFAULT_METHODS),
                         choices=rp.METHODS)
     parser.add_argument('--preset', choices=sorted(rp.PRESETS), default='gen')
     parser.add_argument('--refine', choices=['crf', 'irn'], default='crf',

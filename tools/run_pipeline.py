@@ -1,5 +1,5 @@
-"""Run the whole WSSS pipeline, for plain CAM, C2AM and C2AM spatial, and
-tabulate it.
+"""Run the whole WSSS pipeline, for plain CAM, C2AM, C2AM spatial, ReCAM and
+AdvCAM, and tabulate it.
 
 The pipeline is a list of ``(tool, config)`` stages per method
 (:func:`stages`), each run as the README's stage-by-stage commands run it::
@@ -19,6 +19,12 @@ default folder: ``pseudo_mask_cam_gen.py``). The data is
 below; a work folder whose data was made with other options is refused),
 or a link to ``--data-root`` (preset ``voc``).
 
+Every method but plain CAM starts from the plain-CAM classifier
+(:data:`START`): C2AM, C2AM spatial and ReCAM fine-tune it (their configs'
+``load_from``); AdvCAM trains nothing (:data:`TRAINED`): its seed and CAM
+file stages are AdvCAM's test mode on plain CAM's checkpoint, run in
+AdvCAM's own folders (``work_dirs/advcam_*``), so plain CAM's results stay.
+
 A stage whose outputs exist is skipped (a ``.done_*`` file in its work
 folder; a killed training resumes from its last checkpoint, a killed test
 stage continues where it stopped), so rerunning the same command after a
@@ -29,14 +35,17 @@ method) is printed and written to ``<work-dir>/results.md`` and
 ``--seeds N`` repeats every stage of every method with N training seeds of
 the classifiers: run 0 is the default run (the configs' ``randomness.seed``,
 0) in the work folder, run ``s`` > 0 runs in ``<work-dir>/seed<s>`` (same
-data) with ``randomness.seed=s`` on the classifier stages; the per-run
-tables and one of mean +- std (sample std over the N runs) are printed and
-written to ``results_seeds.md`` / ``results_seeds.json``.
+data) with ``randomness.seed=s`` on the classifier stages of the trained
+methods (AdvCAM's inference draws nothing at random: it differs by the
+plain-CAM classifier of the run); the per-run tables and one of mean +- std
+(sample std over the N runs) are printed and written to
+``results_seeds.md`` / ``results_seeds.json``.
 
 Examples::
 
     python tools/run_pipeline.py                       # generated data, CPU
     python tools/run_pipeline.py --seeds 3             # mean +- std
+    python tools/run_pipeline.py --methods cam recam advcam
     python tools/run_pipeline.py --preset voc --gpus 8 --work-dir work_dirs/voc
 """
 import argparse
@@ -71,6 +80,10 @@ PRESETS = {
                       'c2am_spatial_r18_gen_trainaug.py',
                       'pseudo_mask_c2am_spatial_gen.py',
                       'irn_c2am_spatial_r18_gen.py'),
+        recam=('recam_r18_gen.py', 'recam_r18_gen_trainaug.py',
+               'pseudo_mask_recam_gen.py', 'irn_recam_r18_gen.py'),
+        advcam=('advcam_r18_gen.py', 'advcam_r18_gen_trainaug.py',
+                'pseudo_mask_advcam_gen.py', 'irn_advcam_r18_gen.py'),
         seg='deeplabv3plus_r18w32-d16_gen-pseudo.py'),
     # PASCAL VOC 2012 + SBD (README: data preparation), ResNet-50
     'voc': dict(
@@ -82,10 +95,24 @@ PRESETS = {
         c2am_spatial=('voc_r50_spatial.py', 'voc_r50_spatial_trainaug.py',
                       'pseudo_mask_c2am_spatial_voc.py',
                       'irn_c2am_spatial_r50_voc.py'),
+        recam=('recam_r50_voc.py', 'recam_r50_voc_trainaug.py',
+               'pseudo_mask_recam_voc.py', 'irn_recam_r50_voc.py'),
+        advcam=('advcam_r50_voc.py', 'advcam_r50_voc_trainaug.py',
+                'pseudo_mask_advcam_voc.py', 'irn_advcam_r50_voc.py'),
         seg='deeplabv3plus_r50-d8_voc12aug-pseudo.py'),
 }
-METHODS = ('cam', 'c2am', 'c2am_spatial')  # the C2AM ones fine-tune cam's
-NAMES = dict(cam='CAM', c2am='C2AM', c2am_spatial='C2AM spatial')
+METHODS = ('cam', 'c2am', 'c2am_spatial', 'recam', 'advcam')
+DEFAULT_METHODS = ('cam', 'c2am', 'c2am_spatial')  # --methods' default
+NAMES = dict(cam='CAM', c2am='C2AM', c2am_spatial='C2AM spatial',
+             recam='ReCAM', advcam='AdvCAM')
+# The method whose classifier each method starts from: the C2AM ones and
+# ReCAM fine-tune it (their configs' load_from), AdvCAM tests its checkpoint.
+# A start method trains its classifier (its stage 0).
+START = dict(c2am='cam', c2am_spatial='cam', recam='cam', advcam='cam')
+# Whether a method trains a classifier of its own; AdvCAM is a test mode of
+# its start method's classifier (configs/c2am/_base_/advcam.py).
+TRAINED = dict(cam=True, c2am=True, c2am_spatial=True, recam=True,
+               advcam=False)
 
 
 class Stage(NamedTuple):
@@ -106,28 +133,46 @@ def work_dir_of(config: str) -> str:
     return osp.join('work_dirs', osp.splitext(config)[0])
 
 
+def classifier_dir(preset: str, method: str) -> str:
+    """The work dir whose last checkpoint the classifier test stages of
+    ``method`` (seeds, CAM files) take: its own classifier's, or for a
+    method that trains none (AdvCAM) that of the method it starts from."""
+    if TRAINED[method]:
+        return work_dir_of(PRESETS[preset][method][0])
+    return classifier_dir(preset, START[method])
+
+
 def stages(preset: str, method: str, refine: str,
            seed: Optional[int] = None) -> List[Stage]:
     """The stages of one method; the segmenter trains on ``refine``'s
     masks (``'crf'`` or ``'irn'``); ``seed``: ``randomness.seed`` of the
-    classifier stages (None: the configs')."""
+    classifier stages of a trained method (None: the configs').
+
+    A trained method's stage 0 trains its classifier; a method that trains
+    none (:data:`TRAINED`, AdvCAM) starts with the seed test, on the
+    checkpoint of :func:`classifier_dir`, in the config's own folder."""
     cls, cams, crf, irn = PRESETS[preset][method]
     seg = PRESETS[preset]['seg']
-    rnd = () if seed is None else (f'randomness.seed={seed}', )
-    out = [
-        Stage('train', cls, opts=rnd),       # classifier
-        Stage('test', cls, work_dir_of(cls), opts=rnd,
-              after=(0, )),                  # seed mIoU (train)
-        Stage('test', cams, work_dir_of(cls), opts=rnd,
-              after=(0, )),                  # CAMs of train_aug
-        # CRF pseudo-masks; the generated-data configs read their
-        # thresholds from the seed stage's test_metrics.json
-        Stage('test', crf, after=(1, 2)),
+    rnd = () if seed is None or not TRAINED[method] else (
+        f'randomness.seed={seed}', )
+    ckpt = classifier_dir(preset, method)
+    out = [Stage('train', cls, opts=rnd)] if TRAINED[method] else []
+    trained = tuple(range(len(out)))  # the classifier training, if any
+    out += [
+        Stage('test', cls, ckpt, opts=rnd,
+              after=trained),                # seed mIoU (train)
+        Stage('test', cams, ckpt, opts=rnd,
+              after=trained),                # CAMs of train_aug
     ]
+    # CRF pseudo-masks; the generated-data configs read their thresholds
+    # from the seed stage's test_metrics.json
+    out.append(Stage('test', crf, after=(len(out) - 2, len(out) - 1)))
     masks = osp.join(work_dir_of(crf), 'masks')
     if refine == 'irn':
-        out += [Stage('train', irn, after=(3, )),  # IRNet on the CRF masks
-                Stage('test', irn, work_dir_of(irn), after=(4, ))]  # walk
+        out.append(Stage('train', irn,  # IRNet on the CRF masks
+                         after=(len(out) - 1, )))
+        out.append(Stage('test', irn, work_dir_of(irn),  # random walk
+                         after=(len(out) - 1, )))
         masks = osp.join(work_dir_of(irn), 'masks')
     seg_dir = osp.join('work_dirs', f'seg_{method}_{refine}')
     out += [
@@ -148,8 +193,10 @@ def parse_args(argv=None):
                         help='VOC2012 root (preset voc; default: the '
                         'preset\'s folder in the repository)')
     parser.add_argument(
-        '--methods', nargs='+', default=list(METHODS), choices=METHODS,
-        help='c2am and c2am_spatial need cam (their start point)')
+        '--methods', nargs='+', default=list(DEFAULT_METHODS),
+        choices=METHODS,
+        help='cam always runs: the others start from its classifier '
+        '(c2am, c2am_spatial and recam fine-tune it, advcam tests it)')
     parser.add_argument(
         '--refine', nargs='+', default=['crf'], choices=['crf', 'irn'],
         help='pseudo-mask refinements; the segmenter trains on the last')
@@ -361,9 +408,11 @@ class Pipeline:
                                           self.args.refine[-1], self.seed)):
                 nodes[method, i] = st
                 deps[method, i] = [(method, j) for j in st.after]
-                if i == 0 and method != 'cam':
-                    # the C2AM methods fine-tune the plain-CAM classifier
-                    deps[method, i].append(('cam', 0))
+                if method in START and not st.after:
+                    # the method's first stages start from the classifier
+                    # of START: they fine-tune it (its training, stage 0)
+                    # or test its checkpoint (AdvCAM's seeds and CAMs)
+                    deps[method, i].append((START[method], 0))
         return nodes, deps
 
     def run_stages(self) -> None:
@@ -541,11 +590,11 @@ class Pipeline:
         seed sweeps (VOC: the real data's images are not drawn)."""
         if self.args.preset != 'gen':
             return
+        methods = self.args.methods
         out = self.path('figure.png')
         cmd = [sys.executable, osp.join(ROOT, 'tools', 'pipeline_figure.py'),
                self.work_dir, '--preset', self.args.preset, '--refine',
-               self.args.refine[-1], '--methods', *self.args.methods,
-               '--out', out]
+               self.args.refine[-1], '--methods', *methods, '--out', out]
         with open(self.path('figure.log'), 'w') as log:
             ret = subprocess.call(cmd, env=self.env(), stdout=log,
                                   stderr=subprocess.STDOUT)
@@ -603,17 +652,17 @@ _PROGRESS = re.compile(r' - mmengine - INFO - ((?:Epoch|Iter)\((?:train|val|test
 # count 60 s.
 EXPECTED = {
     'gen': {
-        ('train', 'cam_r18_gen'): 116, ('test', 'cam_r18_gen'): 11,
-        ('test', 'cam_r18_gen_trainaug'): 31,
+        ('train', 'cam_r18_gen'): 114, ('test', 'cam_r18_gen'): 11,
+        ('test', 'cam_r18_gen_trainaug'): 30,
         ('test', 'pseudo_mask_cam_gen'): 9,
-        ('train', 'c2am_r18_gen'): 99, ('test', 'c2am_r18_gen'): 18,
-        ('test', 'c2am_r18_gen_trainaug'): 60,
+        ('train', 'c2am_r18_gen'): 97, ('test', 'c2am_r18_gen'): 19,
+        ('test', 'c2am_r18_gen_trainaug'): 65,
         ('test', 'pseudo_mask_c2am_gen'): 9,
-        ('train', 'c2am_spatial_r18_gen'): 91,
-        ('test', 'c2am_spatial_r18_gen'): 18,
-        ('test', 'c2am_spatial_r18_gen_trainaug'): 56,
+        ('train', 'c2am_spatial_r18_gen'): 96,
+        ('test', 'c2am_spatial_r18_gen'): 19,
+        ('test', 'c2am_spatial_r18_gen_trainaug'): 63,
         ('test', 'pseudo_mask_c2am_spatial_gen'): 9,
-        ('train', 'deeplabv3plus_r18w32-d16_gen-pseudo'): 190,
+        ('train', 'deeplabv3plus_r18w32-d16_gen-pseudo'): 180,
         ('test', 'deeplabv3plus_r18w32-d16_gen-pseudo'): 6,
     },
 }
@@ -643,10 +692,16 @@ def _fmt(v: Optional[float], digits: int = 1) -> str:
     return '-' if v is None else f'{v:.{digits}f}'
 
 
+def methods_to_run(methods: List[str]) -> List[str]:
+    """The chosen methods, cam (always: the table's reference) and those
+    they start from (:data:`START`), in :data:`METHODS`' order."""
+    need = {'cam', *methods, *(START[m] for m in methods if m in START)}
+    return [m for m in METHODS if m in need]
+
+
 def main(argv=None):
     args = parse_args(argv)
-    # cam first: the C2AM methods fine-tune its classifier
-    args.methods = [m for m in METHODS if m in args.methods or m == 'cam']
+    args.methods = methods_to_run(args.methods)
     first = Pipeline(args)
     runs = [first()]
     if args.seeds == 1:

@@ -17,11 +17,50 @@ enters the loss is formed:
   map ``m = conv1x1(f)`` (before ReLU) pooled with the weights ``G_c``
   resized to the feature size, ``s_c = sum_hw(m_c * G_c) / sum_hw(G_c)``.
   With a constant ``G`` this is exactly the plain logit.
+- ``'front_door_context'``: the front-door formula at feature level, with the
+  image's own CAM region as the mediator and its context marginalised over
+  the other images of the batch (issue 17); see :meth:`context_scores`. It
+  needs the image labels (given to the loss) and no global CAM.
 
 ``G`` (the global CAM, ``C x S x S``) is a registered buffer, so it is saved
 in and restored from checkpoints, together with the buffer flag
 ``global_cam_set`` that tells :class:`~mmc2am.engine.GlobalCAMHook` whether
-it still has to be computed.
+it still has to be computed. ``'front_door_context'`` does not read it (its
+config has no GlobalCAMHook).
+
+``'front_door_context'`` in full. With the features ``f`` (B, K, h, w), the
+1x1 conv weights ``W`` (C, K), ``P = h * w`` pixels ``p`` and the
+multi-hot labels ``y`` (B, C):
+
+- CAMs ``a_ic = relu(m_ic) / (max_p relu(m_ic) + 1e-5)`` with
+  ``m = conv1x1(f)`` (B, C, h, w), **detached**: the maps select pixels, the
+  gradient flows through ``f`` and ``W`` only;
+- mediator ``z`` (the class region of image ``i``):
+  ``g_ic = (1/P) sum_p a_icp f_ip`` (K,) and its area
+  ``alpha_ic = (1/P) sum_p a_icp``;
+- context of image ``j`` (pixels no labelled class claims):
+  ``u_jp = 1 - max_{c: y_jc > 0} a_jcp`` (1 everywhere for an image without
+  a label), ``xbar_j = sum_p u_jp f_jp / (sum_p u_jp + 1e-5)`` (K,);
+- ``sum_x' P(Y|z, x') P(x')`` with ``x'`` uniform over the batch:
+  ``xbar = (1/B) sum_j xbar_j`` (``j`` over all images, ``i`` included);
+- ``s_ic = W_c . (g_ic + (1 - alpha_ic) * xbar)``: the class region of
+  image ``i`` pasted into the average context, the rest of the image
+  (``1 - alpha_ic`` of its area) filled with ``xbar``.
+
+Identities: with ``a_ic`` all ones (``alpha_ic = 1``) ``s_ic = W_c . GAP(f_i)``,
+the plain logit, whatever the context. With the image's own context
+``xbar_i`` in place of ``xbar`` (batch size 1 gives exactly that) and ``c``
+the image's single labelled class (so ``u_i = 1 - a_ic``, soft or binary),
+``(1 - alpha_ic) xbar_i = (1/P) sum_p (1 - a_icp) f_ip`` up to the ``1e-5``,
+hence ``g_ic + (1 - alpha_ic) xbar_i = GAP(f_i)``: the plain logit again.
+For several labelled classes, or an unlabelled ``c``, ``u_i`` is the
+complement of the labelled union, not of ``a_ic``, and the own-context
+score departs from the plain logit by that difference. So, apart from it,
+the adjustment acts through the other images' contexts.
+
+Computed on the logit map: ``W_c . g_ic = mean_p(a_icp m_icp)`` and
+``W_c . xbar_j = sum_p u_jp m_jcp / (sum_p u_jp + 1e-5)``, O(B C h w), no
+(B, C, K) tensor. The "batch" is each process's batch under DDP.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -34,7 +73,11 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample, label_to_onehot
 from torch import Tensor
 
-ADJUSTMENTS = (None, 'front_door', 'front_door_spatial')
+ADJUSTMENTS = (None, 'front_door', 'front_door_spatial', 'front_door_context')
+# the adjustments that read the global CAM buffer (need GlobalCAMHook)
+GLOBAL_CAM_ADJUSTMENTS = ('front_door', 'front_door_spatial')
+# 1e-5 of the CAM normalisation and of the context's weighted mean
+CONTEXT_EPS = 1e-5
 
 
 @MODELS.register_module()
@@ -45,8 +88,10 @@ class CausalCAMHead(MultiLabelClsHead):
         num_classes (int): Number of (foreground) classes ``C``.
         in_channels (int): Channels of the last backbone feature map.
         adjustment (str, optional): ``None`` (plain CAM), ``'front_door'``
-            (C2AM, per-class scale) or ``'front_door_spatial'`` (logit map
-            pooled with the global CAM as weights). Defaults to None.
+            (C2AM, per-class scale), ``'front_door_spatial'`` (logit map
+            pooled with the global CAM as weights) or
+            ``'front_door_context'`` (class region of the image with the
+            batch's mean context, no global CAM). Defaults to None.
         global_cam_size (int): Side ``S`` of the global CAM buffer.
             Defaults to 128 (the reference).
         predict_adjusted (bool): If True and the global CAM is set, the
@@ -56,7 +101,8 @@ class CausalCAMHead(MultiLabelClsHead):
             precision is the same either way (a positive per-class scale keeps
             the ranking), except for a class whose global CAM is all zeros
             (no image of it ever activated): its adjusted score is constant.
-            Defaults to False.
+            Not available with ``'front_door_context'``, whose score needs
+            the image labels. Defaults to False.
         loss (dict, optional): Loss config, called with ``reduction='mean'``
             over all ``B x C`` elements, which with the default sigmoid
             cross-entropy equals ``F.multilabel_soft_margin_loss``.
@@ -86,6 +132,11 @@ class CausalCAMHead(MultiLabelClsHead):
         if adjustment not in ADJUSTMENTS:
             raise ValueError(f'adjustment must be one of {ADJUSTMENTS}, '
                              f'got {adjustment!r}')
+        if adjustment == 'front_door_context' and predict_adjusted:
+            raise ValueError(
+                "predict_adjusted=True is not available with "
+                "adjustment='front_door_context': its score needs the image "
+                'labels, which a prediction does not have')
         if num_classes <= 0 or global_cam_size <= 0:
             raise ValueError('num_classes and global_cam_size must be > 0')
         self.num_classes = num_classes
@@ -166,14 +217,31 @@ class CausalCAMHead(MultiLabelClsHead):
         """CAMs ``relu(conv1x1(f))``, (B, C, h, w)."""
         return F.relu(self.conv(self.pre_logits(feats)))
 
-    def adjusted_scores(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
+    def adjusted_scores(self,
+                        feats: Union[Tuple[Tensor], Tensor],
+                        target: Optional[Tensor] = None) -> Tensor:
         """The (B, C) class scores the loss is computed on.
 
+        Args:
+            feats (tuple[Tensor] | Tensor): Backbone features.
+            target (Tensor, optional): (B, C) image labels (> 0 means
+                present); needed by ``'front_door_context'`` only.
+
         Raises:
-            RuntimeError: an adjustment is configured and no global CAM set.
+            RuntimeError: ``'front_door'`` or ``'front_door_spatial'`` and no
+                global CAM set.
+            ValueError: ``'front_door_context'`` without ``target``.
         """
         if self.adjustment is None:
             return self(feats)
+        if self.adjustment == 'front_door_context':
+            if target is None:
+                raise ValueError(
+                    "adjustment='front_door_context' needs the image labels "
+                    '(target)')
+            logit_map = self.conv(self.pre_logits(feats))  # (B, C, h, w)
+            cams = self.normalised_cams(logit_map)
+            return self.context_scores(logit_map, cams, target)
         if not self.has_global_cam:
             raise RuntimeError(
                 f'CausalCAMHead(adjustment={self.adjustment!r}) needs the '
@@ -187,6 +255,40 @@ class CausalCAMHead(MultiLabelClsHead):
         logit_map = self.conv(x)  # (B, C, h, w), before ReLU
         weights = self.spatial_weights(logit_map.shape[-2:])
         return torch.einsum('bchw,chw->bc', logit_map, weights)
+
+    @staticmethod
+    def normalised_cams(logit_map: Tensor) -> Tensor:
+        """``relu(m) / (max_hw relu(m) + 1e-5)``, detached, (B, C, h, w)."""
+        cams = F.relu(logit_map.detach())
+        return cams / (cams.amax(dim=(2, 3), keepdim=True) + CONTEXT_EPS)
+
+    @staticmethod
+    def context_scores(logit_map: Tensor, cams: Tensor,
+                       target: Tensor) -> Tensor:
+        """``s_ic = W_c . (g_ic + (1 - alpha_ic) * xbar)`` (module docstring).
+
+        Args:
+            logit_map (Tensor): ``m = conv1x1(f)`` (B, C, h, w), before ReLU.
+            cams (Tensor): Normalised CAMs ``a`` (B, C, h, w) in [0, 1]; they
+                enter as constants (pass them detached, as
+                :meth:`normalised_cams` does, to keep their gradient out).
+            target (Tensor): (B, C) image labels, > 0 means present.
+
+        Returns:
+            Tensor: (B, C) scores.
+        """
+        P = logit_map.shape[-2] * logit_map.shape[-1]
+        # W_c . g_ic = (1/P) sum_p a_icp (W_c . f_ip) = mean_p a_icp m_icp
+        region = torch.einsum('bchw,bchw->bc', cams, logit_map) / P
+        alpha = cams.mean(dim=(2, 3))  # (B, C)
+        present = (target > 0).to(cams)[:, :, None, None]
+        # a >= 0, so the max over the labelled classes is the max of the
+        # masked maps; 0 (context = whole image) for an image without label
+        u = 1 - (cams * present).amax(dim=1)  # (B, h, w)
+        # W_c . xbar_j = sum_p u_jp m_jcp / (sum_p u_jp + eps), then mean_j
+        ctx = torch.einsum('bhw,bchw->bc', u, logit_map) / (
+            u.sum(dim=(1, 2))[:, None] + CONTEXT_EPS)
+        return region + (1 - alpha) * ctx.mean(dim=0, keepdim=True)
 
     def spatial_weights(self, size: Sequence[int]) -> Tensor:
         """``G_c`` resized to ``size`` and divided by its sum, (C, h, w).
@@ -216,7 +318,6 @@ class CausalCAMHead(MultiLabelClsHead):
         Returns:
             dict[str, Tensor]: ``{'loss': ...}``.
         """
-        scores = self.adjusted_scores(feats)
         if 'gt_score' in data_samples[0]:
             target = torch.stack([s.gt_score.float() for s in data_samples])
         else:
@@ -224,6 +325,7 @@ class CausalCAMHead(MultiLabelClsHead):
                 label_to_onehot(s.gt_label, self.num_classes)
                 for s in data_samples
             ]).float()
+        scores = self.adjusted_scores(feats, target)
         # Element-wise mean (no avg_factor): the multilabel soft-margin loss.
         return dict(loss=self.loss_module(scores, target.to(scores), **kwargs))
 
@@ -232,8 +334,8 @@ class CausalCAMHead(MultiLabelClsHead):
                 data_samples: Optional[List[DataSample]] = None
                 ) -> List[DataSample]:
         """``pred_score`` = sigmoid of the scores (for mAP), ``pred_label``."""
-        if (self.adjustment is not None and self.predict_adjusted
-                and self.has_global_cam):
+        if (self.adjustment in GLOBAL_CAM_ADJUSTMENTS
+                and self.predict_adjusted and self.has_global_cam):
             scores = self.adjusted_scores(feats)
         else:
             scores = self(feats)

@@ -1,0 +1,725 @@
+"""Deconfounding forms against plain fine-tuning, on confounded generated data
+(issue 17).
+
+What it measures: the seed mIoU (``SeedMetric`` on the generated ``train``
+split, best background threshold) of classifiers fine-tuned from the same
+plain-CAM start point by
+
+- ``control``: plain fine-tuning (``cam_ft_r18_gen.py``: ``c2am_r18_gen.py``
+  without the adjustment and without ``GlobalCAMHook``),
+- ``c2am``: C2AM's front-door adjustment (``c2am_r18_gen.py``),
+- ``c2am_spatial``: its spatial form (``c2am_spatial_r18_gen.py``),
+- ``conta``: CONTA, one round (``conta_r18_gen.py``; confounder set from the
+  start point's CRF pseudo-masks),
+- ``context``: the ``'front_door_context'`` form
+  (``c2am_context_r18_gen.py``),
+
+at three strengths of the data's confounding (the generator's context
+co-occurrence ``--context-probs``, default 0.5 / 0.8 / 0.95: the probability
+that an image's background is its first object's class context), with
+several training seeds each (``randomness.seed`` of every classifier stage,
+the start point included). Every form fine-tunes for the same epochs (5, as
+``c2am_r18_gen.py``: 75 steps of 16 images on the default data) at the same
+lr (``--lr``, ``optim_wrapper.optimizer.lr``, head x10 in every config), and
+is tested with the same scales (``c2am_r18_gen.py``'s six,
+``model.test_cfg.scales``, passed where a config has others: ``conta_r18_gen``
+inherits ``cam_r18_gen``'s four). The default lr, 5e-3, is 10x the configs'
+5e-4: at the configs' lr the fine-tuning barely moves the weights and the
+forms changed the seed mIoU by less than 0.5 (measured before:
+``configs/c2am/README.md``, issue 10), so that lr cannot tell them apart;
+``--lr config`` keeps each config's own lr (CONTA's is 0.1).
+
+The table (``<work-dir>/deconfounding.md`` / ``.json``, also printed) has a
+row per form and the start point (plain CAM, 15 epochs, tested with its own
+four scales), and per strength: the seed mIoU, mean +- sample std over the
+seeds (and the mean best threshold); the difference to the control, mean +-
+std of the per-seed differences; and the CRF pseudo-mask mIoU
+(``pseudo_mask_cam_gen.py``'s rule: thresholds from the form's own seed
+sweep) of the start point and of the best ``--crf-best`` forms of that
+strength by mean seed mIoU.
+
+Layout: ``<work-dir>/p<prob>/data/gen_voc/VOC2012`` (generated once per
+strength by ``tools/generate_voc.py``) and ``<work-dir>/p<prob>/seed<s>/``,
+one folder per seed, whose ``data`` links to the strength's data and which is
+the current folder of every stage (``tools/train.py`` / ``tools/test.py``),
+so the configs' relative default paths chain (``work_dirs/cam_r18_gen/
+epoch_15.pth``, ``work_dirs/pseudo_mask_cam_gen/masks``, ...). A finished
+stage leaves a ``.done_*`` file in its work dir and is skipped when the
+command is run again; a killed training resumes from its last checkpoint.
+The (strength, seed) sequences run ``--jobs`` at a time, each stage with one
+CPU thread; the CRF stages of a strength run when all its seeds are done.
+
+Full run (2 CPU cores, ``--jobs 2``: roughly 12 min of stage time per
+(strength, seed), i.e. about an hour for the 9 sequences on an idle machine;
+the estimate from the measured stage times of ``tools/run_pipeline.py``)::
+
+    python benchmarks/bench_deconfounding.py --work-dir work_dirs/deconfounding
+
+Tiny check of the chain (one strength, one seed, 16 train_aug images, 4 + 1
+epochs; 3.5 min on the loaded 2-core machine)::
+
+    F="cam_ft_r18_gen c2am_r18_gen c2am_spatial_r18_gen conta_r18_gen"
+    F="$F c2am_context_r18_gen"
+    O="cam_r18_gen:train_cfg.max_epochs=4 cam_r18_gen:param_scheduler.end=4"
+    for f in $F; do O="$O $f:train_cfg.max_epochs=1 $f:param_scheduler.end=1"
+        O="$O $f:load_from=work_dirs/cam_r18_gen/epoch_4.pth"; done
+    python benchmarks/bench_deconfounding.py --work-dir work_dirs/deconf_tiny \\
+        --context-probs 0.8 --seeds 0 --jobs 1 --num-train 8 --num-val 4 \\
+        --num-aug 8 --classes cat sheep --cfg-options $O
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from functools import lru_cache
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mmc2am.utils.io import atomic_open  # noqa: E402
+
+CONFIGS = osp.join(ROOT, 'configs', 'c2am')
+DATA = 'data/gen_voc/VOC2012'  # the generated-data configs' data_root
+START = 'cam_r18_gen.py'  # plain CAM from random init: the start point
+START_TRAINAUG = 'cam_r18_gen_trainaug.py'  # its CAM files of train_aug
+CRF = 'pseudo_mask_cam_gen.py'  # CRF pseudo-masks (thresholds from seeds)
+# the form whose test scales and fine-tuning epochs every form gets
+REFERENCE = 'c2am_r18_gen.py'
+
+# form: (training config, row label)
+FORMS: Dict[str, Tuple[str, str]] = {
+    'control': ('cam_ft_r18_gen.py', 'control (plain fine-tuning)'),
+    'c2am': ('c2am_r18_gen.py', 'C2AM'),
+    'c2am_spatial': ('c2am_spatial_r18_gen.py', 'C2AM spatial'),
+    'conta': ('conta_r18_gen.py', 'CONTA'),
+    'context': ('c2am_context_r18_gen.py', 'C2AM context'),
+}
+
+# the options that make a classifier config's test write the CAM files of
+# train_aug, as cam_r18_gen_trainaug.py does for cam_r18_gen.py
+TRAINAUG_OPTS = (
+    'test_dataloader.dataset.ann_file=ImageSets/Segmentation/trainaug.txt',
+    'test_dataloader.dataset.data_prefix.seg_map_path=SegmentationClassAug',
+    'default_hooks.cam_file.type=CAMFileHook',
+)
+
+
+class Stage(NamedTuple):
+    """``tools/<tool>.py <config> [last checkpoint of ckpt_of]``, run in a
+    seed folder with ``--work-dir work_dir``."""
+    tool: str  # 'train' or 'test'
+    config: str
+    work_dir: str
+    ckpt_of: Optional[str] = None
+    opts: Tuple[str, ...] = ()
+
+
+def work_dir_of(config: str) -> str:
+    """The default work dir of a config (tools/train.py, tools/test.py)."""
+    return osp.join('work_dirs', osp.splitext(config)[0])
+
+
+def _stem(config: str) -> str:
+    return osp.splitext(config)[0]
+
+
+@lru_cache(maxsize=None)
+def _load(config: str):
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(CONFIGS, config),
+                           import_custom_modules=False)
+
+
+def _scales(config: str) -> Tuple[float, ...]:
+    return tuple(float(s) for s in _load(config).model.test_cfg.scales)
+
+
+def _epochs(config: str) -> int:
+    return int(_load(config).train_cfg.max_epochs)
+
+
+@lru_cache(maxsize=None)
+def matching(config: str) -> Tuple[Tuple[str, ...], Tuple[str, ...],
+                                   Tuple[str, ...]]:
+    """``(test options, train options, notes)`` that give a form config
+    :data:`REFERENCE`'s test scales and fine-tuning epochs where it has
+    others."""
+    test, train, notes = [], [], []
+    scales = _scales(REFERENCE)
+    if _scales(config) != scales:
+        test.append('model.test_cfg.scales=(' +
+                    ','.join(repr(s) for s in scales) + ')')
+        notes.append(f'{_stem(config)}: test scales {_scales(config)} -> '
+                     f'{scales}')
+    epochs = _epochs(REFERENCE)
+    if _epochs(config) != epochs:
+        train += [f'train_cfg.max_epochs={epochs}',
+                  f'param_scheduler.end={epochs}']
+        notes.append(f'{_stem(config)}: {_epochs(config)} -> {epochs} '
+                     'fine-tuning epochs')
+    return tuple(test), tuple(train), tuple(notes)
+
+
+def lr_options(lr: str) -> Tuple[str, ...]:
+    """``--lr``: a number for every form, or ``config``."""
+    return () if lr == 'config' else (f'optim_wrapper.optimizer.lr={lr}', )
+
+
+def sequence(seed: int, forms: Sequence[str], lr: str) -> List[Stage]:
+    """The stages of one (strength, seed), in order."""
+    rnd = (f'randomness.seed={seed}', )
+    start = work_dir_of(START)
+    out = [
+        Stage('train', START, start, opts=rnd),
+        Stage('test', START, start, ckpt_of=start, opts=rnd),  # seeds
+        Stage('test', START_TRAINAUG, work_dir_of(START_TRAINAUG),
+              ckpt_of=start, opts=rnd),  # CAM files of train_aug
+        Stage('test', CRF, work_dir_of(CRF)),  # CONTA's confounder set
+    ]
+    for form in forms:
+        config = FORMS[form][0]
+        test, train, _ = matching(config)
+        work = work_dir_of(config)
+        out += [Stage('train', config, work, opts=rnd + lr_options(lr) + train),
+                Stage('test', config, work, ckpt_of=work, opts=rnd + test)]
+    return out
+
+
+def crf_stages(seed: int, form: str) -> List[Stage]:
+    """CAM files of train_aug and CRF pseudo-masks of a form's classifier,
+    with thresholds from its own seed sweep."""
+    config = FORMS[form][0]
+    test, _, _ = matching(config)
+    cams = f'work_dirs/{form}_trainaug'
+    masks = f'work_dirs/pseudo_mask_{form}'
+    return [
+        Stage('test', config, cams, ckpt_of=work_dir_of(config),
+              opts=(f'randomness.seed={seed}', ) + test + TRAINAUG_OPTS),
+        Stage('test', CRF, masks, opts=(
+            f'test_dataloader.dataset.cam_dir={cams}/cams',
+            f'test_dataloader.dataset.out_dir={masks}/masks',
+            'model.thresholds_from_seeds.metrics='
+            f'{work_dir_of(config)}/test_metrics.json')),
+    ]
+
+
+def marker(folder: str, stage: Stage) -> str:
+    return osp.join(folder, stage.work_dir,
+                    f'.done_{stage.tool}_{_stem(stage.config)}')
+
+
+def strength_dir(work: str, prob: float) -> str:
+    return osp.join(work, f'p{prob:g}')
+
+
+def seed_dir(work: str, prob: float, seed: int) -> str:
+    return osp.join(strength_dir(work, prob), f'seed{seed}')
+
+
+# Seconds per stage on the 2-core machine with two stages side by side
+# (run_pipeline's measured default run; the others estimated from them):
+# only the estimate of the time left. Keys: (tool, stem) and, for the CRF
+# phase, ('trainaug', '*') / ('crf', '*').
+EXPECTED = {
+    ('train', 'cam_r18_gen'): 116, ('test', 'cam_r18_gen'): 11,
+    ('test', 'cam_r18_gen_trainaug'): 31, ('test', 'pseudo_mask_cam_gen'): 9,
+    ('train', 'cam_ft_r18_gen'): 45, ('train', 'c2am_r18_gen'): 99,
+    ('train', 'c2am_spatial_r18_gen'): 91, ('train', 'conta_r18_gen'): 55,
+    ('train', 'c2am_context_r18_gen'): 50, ('trainaug', '*'): 60,
+    ('crf', '*'): 9,
+}
+
+
+def expected(stage: Stage) -> float:
+    if stage.work_dir.endswith('_trainaug') and stage.config != \
+            START_TRAINAUG:
+        return EXPECTED[('trainaug', '*')]
+    if stage.config == CRF and stage.work_dir != work_dir_of(CRF):
+        return EXPECTED[('crf', '*')]
+    return EXPECTED.get((stage.tool, _stem(stage.config)),
+                        18 if stage.tool == 'test' else 60)
+
+
+def _clock(secs: float) -> str:
+    secs = int(round(max(secs, 0)))
+    return f'{secs // 3600}:{secs % 3600 // 60:02d}:{secs % 60:02d}'
+
+
+class StageFailed(Exception):
+    pass
+
+
+class Bench:
+    """Runs the sequences; see the module docstring."""
+
+    def __init__(self, args):
+        self.args = args
+        self.work = osp.abspath(args.work_dir)
+        os.makedirs(self.work, exist_ok=True)
+        self.lock = threading.Lock()
+        self.log = open(osp.join(self.work, 'bench.log'), 'a')
+        self.start = time.time()
+        self.left = 0.0  # expected seconds of the stages not finished
+        self.total = self.done = 0
+        self.taken = self.taken_expected = 0.0  # stages run here
+
+    def say(self, msg: str) -> None:
+        line = f'[deconf {time.strftime("%H:%M:%S")}] {msg}'
+        with self.lock:
+            print(line, flush=True)
+            self.log.write(line + '\n')
+            self.log.flush()
+
+    def plan(self, stages: Sequence[Stage]) -> None:
+        with self.lock:
+            self.total += len(stages)
+            self.left += sum(expected(s) for s in stages)
+
+    def progress(self) -> str:
+        speed = self.taken / self.taken_expected if self.taken_expected \
+            else 1.0
+        left = self.left * speed / self.args.jobs
+        return (f'{self.done}/{self.total} stages done, elapsed '
+                f'{_clock(time.time() - self.start)}, about {_clock(left)} '
+                'left')
+
+    def env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(
+            [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
+        # one thread per stage: --jobs runs sequences side by side instead
+        env['OMP_NUM_THREADS'] = '1'
+        return env
+
+    # data ---------------------------------------------------------------
+    def generator_options(self, prob: float) -> Dict[str, object]:
+        a = self.args
+        return dict(num_train=a.num_train, num_val=a.num_val,
+                    num_aug=a.num_aug, img_size=[a.size, a.size], seed=a.seed,
+                    context_prob=prob, max_objects=a.max_objects,
+                    drawn_classes=list(a.classes))
+
+    def data(self, prob: float) -> None:
+        """The strength's generated data (meta.json is written last)."""
+        a = self.args
+        root = osp.join(strength_dir(self.work, prob), DATA)
+        meta = osp.join(root, 'meta.json')
+        if osp.exists(meta):
+            with open(meta) as f:
+                have = json.load(f)
+            want = self.generator_options(prob)
+            have = {k: have.get(k) for k in want}
+            if sorted(have['drawn_classes'] or []) == \
+                    sorted(want['drawn_classes']):
+                have['drawn_classes'] = want['drawn_classes']
+            diff = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
+            if diff:
+                raise SystemExit(
+                    f'[deconf] the data in {root} was generated with other '
+                    f'options (have, asked): {diff}; use another --work-dir '
+                    'or the options it was made with')
+            self.say(f'p{prob:g} data: {root} exists, skipped')
+            return
+        cmd = [sys.executable, osp.join(ROOT, 'tools', 'generate_voc.py'),
+               root, '--num-train', str(a.num_train), '--num-val',
+               str(a.num_val), '--num-aug', str(a.num_aug), '--size',
+               str(a.size), '--seed', str(a.seed), '--context-prob',
+               str(prob), '--max-objects', str(a.max_objects), '--classes',
+               *a.classes]
+        self.say(f'p{prob:g} data: {" ".join(cmd)}')
+        os.makedirs(strength_dir(self.work, prob), exist_ok=True)
+        log = osp.join(strength_dir(self.work, prob), 'data.log')
+        with open(log, 'a') as f:
+            ret = subprocess.call(cmd, env=self.env(), stdout=f,
+                                  stderr=subprocess.STDOUT)
+        if ret != 0:
+            raise SystemExit(f'[deconf] generating {root} failed (exit '
+                             f'{ret}); see {log}')
+
+    def seed_folder(self, prob: float, seed: int) -> str:
+        folder = seed_dir(self.work, prob, seed)
+        os.makedirs(folder, exist_ok=True)
+        link = osp.join(folder, 'data')
+        if not osp.lexists(link):
+            os.symlink(osp.join('..', 'data'), link)
+        return folder
+
+    # stages -------------------------------------------------------------
+    def command(self, folder: str, stage: Stage) -> List[str]:
+        rest = []
+        if stage.tool == 'train' and osp.exists(
+                osp.join(folder, stage.work_dir, 'last_checkpoint')):
+            rest.append('--resume')
+        rest += ['--work-dir', stage.work_dir]
+        opts = list(stage.opts) + [
+            o.split(':', 1)[1] for o in self.args.cfg_options
+            if o.split(':', 1)[0] == _stem(stage.config)]
+        if opts:
+            rest += ['--cfg-options', *opts]
+        ckpt = []
+        if stage.ckpt_of:
+            with open(osp.join(folder, stage.ckpt_of, 'last_checkpoint')) as f:
+                ckpt = [f.read().strip()]
+        return [sys.executable, osp.join(ROOT, 'tools', f'{stage.tool}.py'),
+                osp.join(CONFIGS, stage.config), *ckpt, *rest]
+
+    def run(self, folder: str, name: str, stage: Stage) -> None:
+        label = f'{name} {stage.tool} {osp.basename(stage.work_dir)}'
+        done = marker(folder, stage)
+        if osp.exists(done):
+            with self.lock:
+                self.done += 1
+                self.left -= expected(stage)
+            self.say(f'{label}: done before, skipped')
+            return
+        cmd = self.command(folder, stage)
+        log = osp.join(folder, f'{stage.tool}_{osp.basename(stage.work_dir)}'
+                       '.log')
+        start = time.time()
+        with open(log, 'a') as f:
+            f.write(' '.join(cmd) + '\n')
+            f.flush()
+            ret = subprocess.call(cmd, cwd=folder, env=self.env(), stdout=f,
+                                  stderr=subprocess.STDOUT)
+        secs = time.time() - start
+        if ret != 0:
+            raise StageFailed(f'{label} failed (exit {ret}); see {log}')
+        with atomic_open(done, 'w') as f:
+            f.write(f'{secs:.1f}\n')
+        with self.lock:
+            self.done += 1
+            self.left -= expected(stage)
+            self.taken += secs
+            self.taken_expected += expected(stage)
+            msg = f'{label}: finished in {secs:.0f} s | {self.progress()}'
+        self.say(msg)
+
+    def run_sequence(self, prob: float, seed: int) -> None:
+        folder = self.seed_folder(prob, seed)
+        for stage in sequence(seed, self.args.forms, self.args.lr):
+            self.run(folder, f'p{prob:g} seed{seed}', stage)
+
+    def run_crf(self, prob: float, seed: int, form: str) -> None:
+        folder = self.seed_folder(prob, seed)
+        for stage in crf_stages(seed, form):
+            self.run(folder, f'p{prob:g} seed{seed} {form}', stage)
+
+    def __call__(self) -> dict:
+        a = self.args
+        for prob in a.context_probs:
+            self.data(prob)
+        n_crf = min(a.crf_best, len(a.forms))
+        per_seed = sequence(0, a.forms, a.lr)
+        crf_plan = crf_stages(0, a.forms[0])
+        for _ in a.context_probs:
+            for _ in a.seeds:
+                self.plan(per_seed)
+                for _ in range(n_crf):
+                    self.plan(crf_plan)
+        self.say(f'{len(a.context_probs)} strengths x {len(a.seeds)} seeds, '
+                 f'{self.total} stages, --jobs {a.jobs} | {self.progress()}')
+        failed = []
+        with ThreadPoolExecutor(a.jobs) as pool:
+            tasks = {pool.submit(self.run_sequence, p, s): (p, s, None)
+                     for p in a.context_probs for s in a.seeds}
+            waiting = {p: set(a.seeds) for p in a.context_probs}
+            while tasks:
+                finished, _ = wait(tasks, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    prob, seed, form = tasks.pop(fut)
+                    exc = fut.exception()
+                    if exc is not None:
+                        failed.append(str(exc))
+                        self.say(f'FAILED: {exc}')
+                        continue
+                    if form is not None:
+                        continue
+                    waiting[prob].discard(seed)
+                    if waiting[prob]:
+                        continue
+                    best = self.best_forms(prob)
+                    self.say(f'p{prob:g}: all seeds done; CRF pseudo-masks '
+                             f'of {", ".join(best) or "no form"}')
+                    for s in a.seeds:
+                        for f in best:
+                            tasks[pool.submit(self.run_crf, prob, s, f)] = (
+                                prob, s, f)
+        result = self.results()
+        text = table(result)
+        with atomic_open(osp.join(self.work, 'deconfounding.json'), 'w') as f:
+            json.dump(result, f, indent=2)
+        with atomic_open(osp.join(self.work, 'deconfounding.md'), 'w') as f:
+            f.write(text)
+        self.say(f'{len(failed)} failed stages' if failed else
+                 f'all done in {_clock(time.time() - self.start)}')
+        print('\n' + text, flush=True)
+        if failed:
+            raise SystemExit('[deconf] ' + '; '.join(failed) +
+                             '. Rerun the same command to continue.')
+        return result
+
+    # results ------------------------------------------------------------
+    def seed_values(self, prob: float) -> Dict[str, Dict[int, dict]]:
+        return seed_values(self.work, prob, self.args.seeds, self.args.forms)
+
+    def best_forms(self, prob: float) -> List[str]:
+        return best_forms(self.seed_values(prob), self.args.forms,
+                          self.args.crf_best)
+
+    def results(self) -> dict:
+        a = self.args
+        notes = [n for f in a.forms for n in matching(FORMS[f][0])[2]]
+        if a.lr != 'config':
+            for f in a.forms:
+                lr = _load(FORMS[f][0]).optim_wrapper.optimizer.lr
+                if float(lr) != float(a.lr):
+                    notes.append(f'{_stem(FORMS[f][0])}: lr {lr:g} -> '
+                                 f'{a.lr}')
+        out = dict(
+            settings=dict(
+                context_probs=a.context_probs, seeds=a.seeds, lr=a.lr,
+                forms=a.forms, crf_best=a.crf_best,
+                data={k: v for k, v in self.generator_options(0).items()
+                      if k != 'context_prob'},
+                cfg_options=a.cfg_options,
+                test_scales=list(_scales(REFERENCE)),
+                fine_tuning_epochs=_epochs(REFERENCE), overrides=notes),
+            strengths={})
+        for prob in a.context_probs:
+            values = self.seed_values(prob)
+            crf = best_forms(values, a.forms, a.crf_best)
+            out['strengths'][f'{prob:g}'] = summarise(values, a.forms, crf)
+        return out
+
+
+def _pick(d: Optional[dict], key: str) -> Optional[float]:
+    """``d[key]``, also when a metric prefixes its keys (``'seed/mIoU'``)."""
+    if not d:
+        return None
+    for k, v in d.items():
+        if k == key or k.endswith('/' + key):
+            return float(v)
+    return None
+
+
+def _metrics(path: str) -> Optional[dict]:
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def seed_values(work: str, prob: float, seeds: Sequence[int],
+                forms: Sequence[str]) -> Dict[str, Dict[int, dict]]:
+    """Per row (``'start'`` and the forms) and seed: ``seed_miou``,
+    ``best_threshold`` and ``crf_miou`` (None where missing), from the
+    test work dirs' ``test_metrics.json``."""
+    rows = {}
+    for row in ['start', *forms]:
+        rows[row] = {}
+        for s in seeds:
+            wd = osp.join(seed_dir(work, prob, s), 'work_dirs')
+            if row == 'start':
+                seeds_m = _metrics(osp.join(wd, _stem(START),
+                                            'test_metrics.json'))
+                crf_m = _metrics(osp.join(wd, _stem(CRF),
+                                          'test_metrics.json'))
+            else:
+                seeds_m = _metrics(osp.join(wd, _stem(FORMS[row][0]),
+                                            'test_metrics.json'))
+                crf_m = _metrics(osp.join(wd, f'pseudo_mask_{row}',
+                                          'test_metrics.json'))
+            rows[row][s] = dict(
+                seed_miou=_pick(seeds_m, 'mIoU'),
+                best_threshold=_pick(seeds_m, 'best_threshold'),
+                crf_miou=_pick(crf_m, 'mIoU'))
+    return rows
+
+
+def mean_std(values: Sequence[Optional[float]]) -> Optional[dict]:
+    """Mean, sample std (None for one value) and count of the values that
+    are not None; None when there are none."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return None
+    return dict(mean=statistics.mean(v),
+                std=statistics.stdev(v) if len(v) > 1 else None, n=len(v))
+
+
+def best_forms(values: Dict[str, Dict[int, dict]], forms: Sequence[str],
+               n: int) -> List[str]:
+    """The ``n`` forms with the highest mean seed mIoU (those with one)."""
+    means = {}
+    for f in forms:
+        m = mean_std([v['seed_miou'] for v in values[f].values()])
+        if m is not None:
+            means[f] = m['mean']
+    return sorted(means, key=lambda f: -means[f])[:n]
+
+
+def summarise(values: Dict[str, Dict[int, dict]], forms: Sequence[str],
+              crf_forms: Sequence[str]) -> dict:
+    """Per row: the per-seed values, the seed mIoU, best threshold and (start
+    and ``crf_forms``) CRF mIoU over the seeds, and the per-seed difference
+    to the control's seed mIoU over the seeds."""
+    control = values.get('control')
+    out = dict(crf_forms=list(crf_forms), rows={})
+    for row in ['start', *forms]:
+        per = values[row]
+        r = dict(per_seed={str(s): v for s, v in per.items()})
+        r['seed_miou'] = mean_std([v['seed_miou'] for v in per.values()])
+        r['best_threshold'] = mean_std(
+            [v['best_threshold'] for v in per.values()])
+        r['crf_miou'] = mean_std(
+            [v['crf_miou'] for v in per.values()]) if (
+                row == 'start' or row in crf_forms) else None
+        diff = None
+        if control is not None and row != 'control':
+            diff = mean_std([
+                v['seed_miou'] - control[s]['seed_miou']
+                for s, v in per.items()
+                if v['seed_miou'] is not None and s in control
+                and control[s]['seed_miou'] is not None])
+        r['diff_to_control'] = diff
+        out['rows'][row] = r
+    return out
+
+
+def start_label() -> str:
+    return (f'start (plain CAM, {_epochs(START)} epochs, its own '
+            f'{len(_scales(START))} test scales)')
+
+
+def _ms(m: Optional[dict], digits: int = 1, sign: bool = False) -> str:
+    if m is None:
+        return '-'
+    fmt = f'{{:{"+" if sign else ""}.{digits}f}}'
+    text = fmt.format(m['mean'])
+    if m['std'] is not None:
+        text += f' +- {m["std"]:.{digits}f}'
+    return text
+
+
+def table(result: dict) -> str:
+    """The markdown table of :meth:`Bench.results`' output."""
+    s = result['settings']
+    probs = list(result['strengths'])
+    n_seeds = len(s['seeds'])
+    head = ['form']
+    for p in probs:
+        head += [f'p={p}: seed mIoU (t*)', f'p={p}: vs control',
+                 f'p={p}: CRF mIoU']
+    lines = ['| ' + ' | '.join(head) + ' |',
+             '|' + '---|' * len(head)]
+    rows = ['start', *s['forms']]
+    labels = dict(start=start_label(), **{f: FORMS[f][1] for f in FORMS})
+    for row in rows:
+        cells = [labels[row]]
+        for p in probs:
+            r = result['strengths'][p]['rows'][row]
+            seed = _ms(r['seed_miou'])
+            if r['seed_miou'] is not None:
+                if r['seed_miou']['n'] < n_seeds:
+                    seed += f' [{r["seed_miou"]["n"]} seeds]'
+                if r['best_threshold'] is not None:
+                    seed += f' ({r["best_threshold"]["mean"]:.2f})'
+            cells += [seed, '-' if row == 'control' else
+                      _ms(r['diff_to_control'], sign=True),
+                      _ms(r['crf_miou'])]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    lr = s['lr']
+    lines += [
+        '',
+        f'p: context co-occurrence of the generated data; mean +- sample std '
+        f'over training seeds {", ".join(map(str, s["seeds"]))}. Seed mIoU '
+        '(SeedMetric, train split) at the best background threshold (mean '
+        't* in brackets); "vs control": mean +- std of the per-seed '
+        'differences to the control; CRF mIoU: CRF pseudo-masks '
+        '(pseudo_mask_cam_gen.py\'s rule, thresholds from the row\'s own '
+        f'seeds) of the start point and the best {s["crf_best"]} forms of '
+        'each strength by mean seed mIoU.',
+        f'Fine-tuning: {s["fine_tuning_epochs"]} epochs from the start '
+        'point of the same seed, lr '
+        + ('of each config' if lr == 'config' else f'{lr} (head x10) for '
+           'every form') +
+        '; test scales ' + ', '.join(f'{x:g}' for x in s['test_scales']) +
+        ' + flip for every form.',
+    ]
+    if s['overrides']:
+        lines.append('Config overrides: ' + '; '.join(s['overrides']) + '.')
+    if s['cfg_options']:
+        lines.append('--cfg-options (not the configs\' results): ' +
+                     ' '.join(s['cfg_options']))
+    return '\n'.join(lines) + '\n'
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--context-probs', nargs='+', type=float,
+                   default=[0.5, 0.8, 0.95],
+                   help='confounding strengths: the generator\'s context '
+                   'co-occurrence')
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+                   help='training seeds (randomness.seed of every classifier '
+                   'stage)')
+    p.add_argument('--work-dir', default='work_dirs/deconfounding')
+    p.add_argument('--jobs', type=int, default=2,
+                   help='(strength, seed) sequences side by side, one CPU '
+                   'thread each')
+    p.add_argument('--lr', default='5e-3',
+                   help='fine-tuning lr of every form '
+                   '(optim_wrapper.optimizer.lr), or "config": each '
+                   'config\'s own')
+    p.add_argument('--forms', nargs='+', default=list(FORMS),
+                   choices=list(FORMS))
+    p.add_argument('--crf-best', type=int, default=2,
+                   help='CRF pseudo-masks of the best N forms per strength')
+    p.add_argument(
+        '--cfg-options', nargs='+', default=[], metavar='STEM:KEY=VALUE',
+        help='extra --cfg-options for the stages of the config STEM, e.g. '
+        'cam_r18_gen:train_cfg.max_epochs=4 (quick checks: the results are '
+        'then not those of the configs)')
+    gen = p.add_argument_group('generated data (tools/run_pipeline.py\'s '
+                               'gen preset)')
+    gen.add_argument('--num-train', type=int, default=60)
+    gen.add_argument('--num-val', type=int, default=30)
+    gen.add_argument('--num-aug', type=int, default=180)
+    gen.add_argument('--size', type=int, default=64)
+    gen.add_argument('--seed', type=int, default=0, help='data seed')
+    gen.add_argument('--classes', nargs='+', default=[
+        'aeroplane', 'bicycle', 'bird', 'bus', 'cat', 'horse', 'pottedplant',
+        'sheep'])
+    gen.add_argument('--max-objects', type=int, default=3)
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error('--jobs must be at least 1')
+    if args.crf_best < 0:
+        p.error('--crf-best must be at least 0')
+    if args.lr != 'config':
+        try:
+            if float(args.lr) <= 0:
+                raise ValueError
+        except ValueError:
+            p.error(f'--lr takes a positive number or "config", got '
+                    f'{args.lr!r}')
+    for opt in args.cfg_options:
+        if not re.fullmatch(r'[^:=\s]+:[^=\s]+=.*', opt):
+            p.error(f'--cfg-options takes STEM:KEY=VALUE, got {opt!r}')
+    args.forms = [f for f in FORMS if f in args.forms]  # table order
+    return args
+
+
+def main(argv=None):
+    Bench(parse_args(argv))()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,275 @@
+"""benchmarks/bench_deconfounding.py (issue 17): the stages of one (strength,
+seed) compare the forms on equal terms, and the table's means and
+differences come from the test work dirs' metrics."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(REPO, 'configs', 'c2am')
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location(
+        'bench_deconfounding',
+        osp.join(REPO, 'benchmarks', 'bench_deconfounding.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bd = _module()
+
+
+def _cfg(name):
+    return Config.fromfile(osp.join(CONFIGS, name),
+                           import_custom_modules=False)
+
+
+def _merged(config, opts):
+    """The config with ``KEY=VALUE`` options merged (tuples parsed)."""
+    cfg = _cfg(config)
+    merged = {}
+    for opt in opts:
+        key, value = opt.split('=', 1)
+        if value.startswith('('):
+            value = tuple(float(v) for v in value[1:-1].split(','))
+        merged[key] = value
+    cfg.merge_from_dict(merged)
+    return cfg
+
+
+def _opt(stage, key):
+    return [o for o in stage.opts if o.startswith(key + '=')]
+
+
+def test_stages_of_one_strength_and_seed():
+    forms = list(bd.FORMS)
+    stages = bd.sequence(2, forms, '5e-3')
+    for s in stages:
+        assert osp.isfile(osp.join(CONFIGS, s.config)), s.config
+        if s.config != bd.CRF:
+            assert 'randomness.seed=2' in s.opts, s
+    # the start point: plain CAM, its seeds, its CAM files, its CRF masks
+    assert [(s.tool, s.config) for s in stages[:4]] == [
+        ('train', 'cam_r18_gen.py'), ('test', 'cam_r18_gen.py'),
+        ('test', 'cam_r18_gen_trainaug.py'), ('test', 'pseudo_mask_cam_gen.py')]
+    assert stages[1].ckpt_of == stages[2].ckpt_of == stages[0].work_dir
+    # CONTA's confounder set is built from the start point's CRF masks
+    conta = _cfg('conta_r18_gen.py').custom_hooks[0].mask_dir
+    assert conta == osp.join(stages[3].work_dir, 'masks')
+    ref = _cfg(bd.REFERENCE)
+    start_epochs = _cfg(bd.START).train_cfg.max_epochs
+    rest = stages[4:]
+    assert len(rest) == 2 * len(forms)
+    for form, train, test in zip(forms, rest[::2], rest[1::2]):
+        config = bd.FORMS[form][0]
+        assert (train.tool, train.config, test.tool, test.config) == (
+            'train', config, 'test', config)
+        assert test.ckpt_of == train.work_dir
+        # every form fine-tunes the start point of the same seed at one lr
+        assert _opt(train, 'optim_wrapper.optimizer.lr') == [
+            'optim_wrapper.optimizer.lr=5e-3']
+        cfg = _merged(config, train.opts)
+        assert cfg.load_from == osp.join(
+            stages[0].work_dir, f'epoch_{start_epochs}.pth')
+        assert cfg.optim_wrapper.optimizer.lr == '5e-3'
+        # ... for the same epochs, with the same batch
+        assert cfg.train_cfg.max_epochs == ref.train_cfg.max_epochs == 5
+        assert cfg.param_scheduler.end == 5
+        assert cfg.train_dataloader.batch_size == \
+            ref.train_dataloader.batch_size
+        # ... and is tested with the same scales and flip
+        cfg = _merged(config, test.opts)
+        assert tuple(cfg.model.test_cfg.scales) == tuple(
+            ref.model.test_cfg.scales)
+        assert len(ref.model.test_cfg.scales) == 6
+        assert cfg.model.test_cfg.flip == ref.model.test_cfg.flip
+    # conta inherits plain CAM's four scales: the override is passed
+    conta_test = rest[2 * forms.index('conta') + 1]
+    assert _opt(conta_test, 'model.test_cfg.scales') == [
+        'model.test_cfg.scales=(1.0,0.5,1.5,2.0,2.5,3.0)']
+    assert len(_cfg('conta_r18_gen.py').model.test_cfg.scales) == 4
+    # the control is plain fine-tuning; the context form has no global CAM
+    control = _cfg('cam_ft_r18_gen.py')
+    assert control.model.head.adjustment is None
+    assert not control.get('custom_hooks')
+    context = _cfg('c2am_context_r18_gen.py')
+    assert context.model.head.adjustment == 'front_door_context'
+    # --lr config: each config's own lr
+    for s in bd.sequence(0, forms, 'config'):
+        assert not _opt(s, 'optim_wrapper.optimizer.lr'), s
+
+
+def test_crf_stages_of_a_form():
+    # the options give a config cam_r18_gen_trainaug.py's CAM-file test
+    cam = _merged('cam_r18_gen.py', bd.TRAINAUG_OPTS)
+    trainaug = _cfg('cam_r18_gen_trainaug.py')
+    assert cam.test_dataloader == trainaug.test_dataloader
+    assert cam.default_hooks == trainaug.default_hooks
+    cams, masks = bd.crf_stages(1, 'conta')
+    assert (cams.tool, cams.config, cams.ckpt_of, cams.work_dir) == (
+        'test', 'conta_r18_gen.py', 'work_dirs/conta_r18_gen',
+        'work_dirs/conta_trainaug')
+    assert 'model.test_cfg.scales=(1.0,0.5,1.5,2.0,2.5,3.0)' in cams.opts
+    assert (masks.tool, masks.config, masks.work_dir) == (
+        'test', 'pseudo_mask_cam_gen.py', 'work_dirs/pseudo_mask_conta')
+    crf = _merged('pseudo_mask_cam_gen.py', masks.opts)
+    assert crf.test_dataloader.dataset.cam_dir == \
+        'work_dirs/conta_trainaug/cams'
+    assert crf.test_dataloader.dataset.out_dir == \
+        'work_dirs/pseudo_mask_conta/masks'
+    assert crf.model.thresholds_from_seeds.metrics == \
+        'work_dirs/conta_r18_gen/test_metrics.json'
+    assert crf.model.thresholds_from_seeds.bg == -0.10  # the rule is kept
+
+
+def _write(path, metrics):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics))
+
+
+def test_table_from_test_metrics(tmp_path):
+    forms = ['control', 'c2am', 'conta']
+    seeds = [0, 1, 2]
+    seed_miou = {  # per row, per seed
+        'start': [30.0, 32.0, 34.0], 'control': [40.0, 41.0, 42.0],
+        'c2am': [43.0, 43.0, 46.0], 'conta': [39.0, 40.0, 41.0]}
+    dirs = dict(start='cam_r18_gen', control='cam_ft_r18_gen',
+                c2am='c2am_r18_gen', conta='conta_r18_gen')
+    for s in seeds:
+        wd = tmp_path / 'p0.8' / f'seed{s}' / 'work_dirs'
+        for row, d in dirs.items():
+            # SeedMetric's keys, one of them prefixed as a metric may do
+            _write(wd / d / 'test_metrics.json', {
+                'seed/mIoU' if s == 1 else 'mIoU': seed_miou[row][s],
+                'aAcc': 70.0, 'best_threshold': 0.5 + 0.01 * s})
+        _write(wd / 'pseudo_mask_cam_gen' / 'test_metrics.json',
+               {'num_images': 240, 'mIoU': 50.0 + s, 'aAcc': 80.0})
+        _write(wd / 'pseudo_mask_c2am' / 'test_metrics.json',
+               {'mIoU': 60.0 + s})
+        _write(wd / 'pseudo_mask_control' / 'test_metrics.json',
+               {'mIoU': 55.0})
+    values = bd.seed_values(str(tmp_path), 0.8, seeds, forms)
+    assert values['c2am'][1] == dict(seed_miou=43.0, best_threshold=0.51,
+                                     crf_miou=60.0 + 1)
+    best = bd.best_forms(values, forms, 2)
+    assert best == ['c2am', 'control']
+    out = bd.summarise(values, forms, best)
+    rows = out['rows']
+    assert rows['c2am']['seed_miou']['mean'] == pytest.approx(44.0)
+    assert rows['c2am']['seed_miou']['std'] == pytest.approx(3 ** 0.5)
+    # per-seed differences 3, 2, 4
+    assert rows['c2am']['diff_to_control']['mean'] == pytest.approx(3.0)
+    assert rows['c2am']['diff_to_control']['std'] == pytest.approx(1.0)
+    assert rows['conta']['diff_to_control']['mean'] == pytest.approx(-1.0)
+    assert rows['conta']['diff_to_control']['std'] == pytest.approx(0.0)
+    assert rows['control']['diff_to_control'] is None
+    assert rows['start']['crf_miou']['mean'] == pytest.approx(51.0)
+    assert rows['c2am']['crf_miou']['mean'] == pytest.approx(61.0)
+    assert rows['control']['crf_miou']['std'] == pytest.approx(0.0)
+    assert rows['conta']['crf_miou'] is None  # not one of the best two
+    assert rows['conta']['best_threshold']['mean'] == pytest.approx(0.51)
+
+    result = dict(settings=dict(
+        context_probs=[0.8], seeds=seeds, lr='5e-3', forms=forms,
+        crf_best=2, test_scales=[1.0, 0.5, 1.5, 2.0, 2.5, 3.0],
+        fine_tuning_epochs=5, overrides=[], cfg_options=[]),
+        strengths={'0.8': out})
+    text = bd.table(result)
+    lines = text.splitlines()
+    assert lines[0] == ('| form | p=0.8: seed mIoU (t*) | p=0.8: vs control '
+                        '| p=0.8: CRF mIoU |')
+    assert lines[2].startswith('| start (plain CAM, 15 epochs, its own 4 '
+                               'test scales) | 32.0 +- 2.0 (0.51) | '
+                               '-9.0 +- 1.0 | 51.0 +- 1.0 |')
+    assert lines[3] == ('| control (plain fine-tuning) | 41.0 +- 1.0 (0.51) '
+                        '| - | 55.0 +- 0.0 |')
+    assert lines[4] == '| C2AM | 44.0 +- 1.7 (0.51) | +3.0 +- 1.0 | ' \
+        '61.0 +- 1.0 |'
+    assert lines[5] == '| CONTA | 40.0 +- 1.0 (0.51) | -1.0 +- 0.0 | - |'
+
+
+def test_missing_seed_is_counted_not_hidden(tmp_path):
+    wd = tmp_path / 'p0.5'
+    for s, v in ((0, 40.0), (1, 42.0)):
+        _write(wd / f'seed{s}' / 'work_dirs' / 'c2am_r18_gen' /
+               'test_metrics.json', {'mIoU': v, 'best_threshold': 0.5})
+    values = bd.seed_values(str(tmp_path), 0.5, [0, 1, 2], ['c2am'])
+    out = bd.summarise(values, ['c2am'], [])
+    assert out['rows']['c2am']['seed_miou']['n'] == 2
+    assert out['rows']['c2am']['diff_to_control'] is None  # no control run
+    result = dict(settings=dict(
+        context_probs=[0.5], seeds=[0, 1, 2], lr='config', forms=['c2am'],
+        crf_best=2, test_scales=[1.0], fine_tuning_epochs=5, overrides=[],
+        cfg_options=[]), strengths={'0.5': out})
+    assert '| C2AM | 41.0 +- 1.4 [2 seeds] (0.50) | - | - |' in bd.table(
+        result)
+
+
+def test_options():
+    args = bd.parse_args([])
+    assert args.context_probs == [0.5, 0.8, 0.95]
+    assert args.seeds == [0, 1, 2] and args.jobs == 2 and args.crf_best == 2
+    assert args.lr == '5e-3'
+    assert args.forms == ['control', 'c2am', 'c2am_spatial', 'conta',
+                          'context']
+    assert (args.num_train, args.num_val, args.num_aug, args.size,
+            args.seed, args.max_objects) == (60, 30, 180, 64, 0, 3)
+    assert len(args.classes) == 8
+    # the table keeps the forms' order
+    assert bd.parse_args(['--forms', 'conta', 'control']).forms == [
+        'control', 'conta']
+    for bad in (['--lr', 'fast'], ['--cfg-options', 'no_stem'],
+                ['--jobs', '0']):
+        with pytest.raises(SystemExit):
+            bd.parse_args(bad)
+    assert bd.strength_dir('/w', 0.95) == '/w/p0.95'
+    assert bd.seed_dir('/w', 0.5, 2) == '/w/p0.5/seed2'
+
+
+def test_schedule_runs_crf_of_the_best_forms_after_all_seeds(
+        tmp_path, monkeypatch, capsys):
+    """The scheduler, with every stage replaced by writing its metrics."""
+    order = []
+    score = dict(cam_r18_gen=30.0, cam_ft_r18_gen=40.0, c2am_r18_gen=45.0,
+                 conta_r18_gen=42.0)
+
+    def fake_run(self, folder, name, stage):
+        order.append((name, stage))
+        if stage.tool == 'test':
+            stem = osp.basename(stage.work_dir)
+            metrics = {'mIoU': score.get(stem, 60.0), 'best_threshold': 0.5}
+            out = tmp_path / folder / stage.work_dir / 'test_metrics.json'
+            _write(out, metrics)
+        with self.lock:
+            self.done += 1
+            self.left -= bd.expected(stage)
+
+    monkeypatch.setattr(bd.Bench, 'run', fake_run)
+    monkeypatch.setattr(bd.Bench, 'data', lambda self, prob: None)
+    args = bd.parse_args([
+        '--work-dir', str(tmp_path / 'w'), '--context-probs', '0.5', '0.9',
+        '--seeds', '0', '1', '--forms', 'control', 'c2am', 'conta'])
+    result = bd.Bench(args)()
+    assert len(order) == 2 * 2 * (4 + 2 * 3 + 2 * 2)
+    for prob in ('0.5', '0.9'):
+        names = [n for n, _ in order if n.startswith(f'p{prob} ')]
+        crf = [i for i, n in enumerate(names) if n.count(' ') == 2]
+        seq = [i for i, n in enumerate(names) if n.count(' ') == 1]
+        assert len(crf) == 2 * 2 * 2 and min(crf) > max(seq)
+        assert {n.split()[-1] for n in names if n.count(' ') == 2} == {
+            'c2am', 'conta'}
+        assert result['strengths'][prob]['crf_forms'] == ['c2am', 'conta']
+        rows = result['strengths'][prob]['rows']
+        assert rows['c2am']['diff_to_control']['mean'] == pytest.approx(5.0)
+    assert (tmp_path / 'w' / 'p0.9' / 'seed1' / 'data').is_symlink()
+    text = (tmp_path / 'w' / 'deconfounding.md').read_text()
+    assert '| C2AM | 45.0 +- 0.0 (0.50) | +5.0 +- 0.0 | 60.0 +- 0.0 | ' \
+        '45.0 +- 0.0 (0.50) | +5.0 +- 0.0 | 60.0 +- 0.0 |' in text
+    assert text in capsys.readouterr().out
+    saved = json.loads((tmp_path / 'w' / 'deconfounding.json').read_text())
+    assert saved['settings']['lr'] == '5e-3'
