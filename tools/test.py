@@ -106,6 +106,23 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
+def _takes(cfg, metric_type, arg: str) -> bool:
+    """Whether the metric class ``metric_type`` (in the config's scope)
+    has the ``__init__`` argument ``arg``."""
+    import inspect
+
+    from mmengine.registry import METRICS
+
+    import mmc2am  # noqa: F401  (registers SeedMetric, PseudoMaskMetric)
+    if not isinstance(metric_type, str):
+        cls = metric_type
+    else:  # the scope's registry, its modules imported
+        with METRICS.switch_scope_and_registry(
+                cfg.get('default_scope')) as registry:
+            cls = registry.get(metric_type)
+    return cls is not None and arg in inspect.signature(cls).parameters
+
+
 def main():
     args = parse_args()
 
@@ -132,10 +149,14 @@ def main():
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
-    # add output_dir in metric
+    # add output_dir in metric (keep_results: only for metrics that take it,
+    # mmseg's CityscapesMetric; SeedMetric / PseudoMaskMetric keep theirs)
     if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+        for metric in (cfg.test_evaluator if isinstance(
+                cfg.test_evaluator, list) else [cfg.test_evaluator]):
+            metric['output_dir'] = args.out
+            if _takes(cfg, metric['type'], 'keep_results'):
+                metric['keep_results'] = True
 
     prepare_cfg_for_device(cfg)
 
