@@ -84,7 +84,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmc2am.utils.io import atomic_open  # noqa: E402
+from mmc2am.utils.io import atomic_open, pick_metric  # noqa: E402
 
 CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 DATA = 'data/gen_voc/VOC2012'  # the generated-data configs' data_root
@@ -500,16 +500,6 @@ class Bench:
         return out
 
 
-def _pick(d: Optional[dict], key: str) -> Optional[float]:
-    """``d[key]``, also when a metric prefixes its keys (``'seed/mIoU'``)."""
-    if not d:
-        return None
-    for k, v in d.items():
-        if k == key or k.endswith('/' + key):
-            return float(v)
-    return None
-
-
 def _metrics(path: str) -> Optional[dict]:
     if not osp.exists(path):
         return None
@@ -538,9 +528,9 @@ def seed_values(work: str, prob: float, seeds: Sequence[int],
                 crf_m = _metrics(osp.join(wd, f'pseudo_mask_{row}',
                                           'test_metrics.json'))
             rows[row][s] = dict(
-                seed_miou=_pick(seeds_m, 'mIoU'),
-                best_threshold=_pick(seeds_m, 'best_threshold'),
-                crf_miou=_pick(crf_m, 'mIoU'))
+                seed_miou=pick_metric(seeds_m, 'mIoU'),
+                best_threshold=pick_metric(seeds_m, 'best_threshold'),
+                crf_miou=pick_metric(crf_m, 'mIoU'))
     return rows
 
 

@@ -382,7 +382,7 @@ def test_whole_pipeline_on_a_tiny_preset(tmp_path):
             (tmp_path / 'work_dirs' / f'pseudo_mask_{method}_gen' / 'masks' /
              '.mask_params.json').read_text())
         assert params['thresholds_from_seeds']['best_threshold'] == \
-            pytest.approx(rp._pick(seeds, 'best_threshold'))
+            pytest.approx(rp.pick_metric(seeds, 'best_threshold'))
     # a second run finds every stage done
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
                            timeout=120)

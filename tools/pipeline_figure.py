@@ -48,7 +48,7 @@ import numpy as np
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmc2am.utils.io import atomic_open  # noqa: E402
+from mmc2am.utils.io import atomic_open, pick_metric  # noqa: E402
 from mmc2am.utils.mask_files import VOC_PNG_PALETTE, load_label_png  # noqa: E402,E501
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'c2am')
@@ -146,13 +146,6 @@ def _checkpoint(work_dir: str, stage_dir: str, made_by: str) -> str:
     return _require(path, made_by)
 
 
-def _best_threshold(metrics: dict) -> Optional[float]:
-    for key, value in metrics.items():
-        if key == 'best_threshold' or key.endswith('/best_threshold'):
-            return float(value)
-    return None
-
-
 def _method_files(work_dir: str, preset: str, method: str,
                   refine: str) -> dict:
     """Every file the figure reads for ``method``, checked to exist."""
@@ -167,7 +160,7 @@ def _method_files(work_dir: str, preset: str, method: str,
     metrics = _require(osp.join(work_dir, cls_dir, 'test_metrics.json'),
                        seeds_by)
     with open(metrics) as f:
-        best = _best_threshold(json.load(f))
+        best = pick_metric(json.load(f), 'best_threshold')
     if best is None:
         raise KeyError(f'{metrics} has no best_threshold: not the seed test '
                        f'of {cls} ({seeds_by})')

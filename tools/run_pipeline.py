@@ -63,7 +63,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmc2am.utils.io import atomic_open  # noqa: E402
+from mmc2am.utils.io import atomic_open, pick_metric  # noqa: E402
 
 # The configs of each preset: per method the classifier (its test mode: the
 # seeds), its "CAMs of train_aug" test config, the CRF masks and IRN; the
@@ -557,11 +557,11 @@ class Pipeline:
             cls, _, crf, irn = PRESETS[self.args.preset][method]
             seeds = self.metrics(cls)
             rows[method] = dict(
-                seed_miou=_pick(seeds, 'mIoU'),
-                seed_threshold=_pick(seeds, 'best_threshold'),
-                pseudo_crf_miou=_pick(self.metrics(crf), 'mIoU'),
-                pseudo_irn_miou=_pick(self.metrics(irn), 'mIoU'),
-                seg_val_miou=_pick(self.metrics(
+                seed_miou=pick_metric(seeds, 'mIoU'),
+                seed_threshold=pick_metric(seeds, 'best_threshold'),
+                pseudo_crf_miou=pick_metric(self.metrics(crf), 'mIoU'),
+                pseudo_irn_miou=pick_metric(self.metrics(irn), 'mIoU'),
+                seg_val_miou=pick_metric(self.metrics(
                     PRESETS[self.args.preset]['seg'],
                     osp.join('work_dirs', f'seg_{method}_{refine}')),
                     'mIoU'))
@@ -676,16 +676,6 @@ def _expected(preset: str, stage: Stage) -> float:
 def _clock(secs: float) -> str:
     secs = int(round(secs))
     return f'{secs // 60}:{secs % 60:02d}'
-
-
-def _pick(d: Optional[dict], key: str) -> Optional[float]:
-    """``d[key]``, also when a metric prefixes its keys (``'seed/mIoU'``)."""
-    if not d:
-        return None
-    for k, v in d.items():
-        if k == key or k.endswith('/' + key):
-            return float(v)
-    return None
 
 
 def _fmt(v: Optional[float], digits: int = 1) -> str:

@@ -2,7 +2,7 @@
 import os
 import tempfile
 from contextlib import contextmanager
-from typing import IO, Iterator
+from typing import IO, Iterator, Optional
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -36,3 +36,15 @@ def atomic_open(path: str, mode: str = 'wb') -> Iterator[IO]:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def pick_metric(metrics: Optional[dict], key: str) -> Optional[float]:
+    """``metrics[key]`` as a float, also when a metric prefixes its keys
+    (``'seed/mIoU'``); None for no dict or no such key. Reads the
+    ``test_metrics.json`` that ``tools/test.py`` writes."""
+    if not metrics:
+        return None
+    for k, v in metrics.items():
+        if k == key or k.endswith('/' + key):
+            return float(v)
+    return None
