@@ -165,7 +165,8 @@ def test_graph_and_commands_of_the_cam_started_methods(tmp_path):
     assert ns.methods == ['cam', 'c2am', 'recam', 'advcam']
     pipe = rp.Pipeline(ns)
     nodes, deps = pipe.graph()
-    assert nodes['cam', 0] == rp.Stage('train', 'cam_r18_gen.py')
+    assert nodes['cam', 0] == rp.Stage('train', 'cam_r18_gen.py',
+                                       kind='classifier')
     assert deps['cam', 0] == []
     for m in ('c2am', 'recam'):
         assert nodes[m, 0].tool == 'train'
@@ -202,6 +203,68 @@ def test_graph_and_commands_of_the_cam_started_methods(tmp_path):
         (20.0, 30.0)
     assert rows['recam']['seed_miou'] is None
     assert '| AdvCAM | 30.0 | 0.40 |' in pipe.table(rows)
+
+
+def test_until_and_the_fixed_threshold_column(tmp_path):
+    """--until drops the later stages of every method; --fixed-thr adds the
+    seed mIoU at the swept threshold nearest to it, from the newest sweep."""
+    import argparse
+    import json
+    ns = argparse.Namespace(
+        preset='gen', work_dir=str(tmp_path), gpus=1, refine=['crf'],
+        methods=['cam', 'advcam'], data_root=None, until='masks',
+        fixed_thr=0.5)
+    pipe = rp.Pipeline(ns)
+    nodes, deps = pipe.graph()
+    assert [nodes['cam', i].kind for i in range(4)] == [
+        'classifier', 'seeds', 'cams', 'masks']
+    assert len([k for k in nodes if k[0] == 'cam']) == 4
+    assert len([k for k in nodes if k[0] == 'advcam']) == 3
+    assert all(d in nodes for ds in deps.values() for d in ds)
+    ns.until = 'seeds'
+    nodes, _ = pipe.graph()
+    assert sorted(nodes) == [('advcam', 0), ('cam', 0), ('cam', 1)]
+    assert nodes['advcam', 0].config == 'advcam_r18_gen.py'
+    # with the irn refinement, 'masks' keeps IRNet's training and walk
+    ns.until, ns.refine = 'masks', ['irn']
+    nodes, _ = pipe.graph()
+    assert [nodes['cam', i].config for i in range(4, 6)] == [
+        'irn_cam_r18_gen.py'] * 2
+    assert ('cam', 6) not in nodes
+    ns.refine = ['crf']
+
+    cam_work = tmp_path / 'work_dirs' / 'cam_r18_gen'
+    for stamp, miou in (('20260101_000000', [1.0, 2.0, 3.0]),
+                        ('20260102_000000', [10.0, 20.5, None])):
+        (cam_work / stamp).mkdir(parents=True)
+        (cam_work / stamp / 'seed_sweep.json').write_text(json.dumps(dict(
+            thresholds=[0.4, 0.5, 0.6], mIoU=miou, best_threshold=0.5,
+            best_mIoU=20.5)))
+    (cam_work / 'test_metrics.json').write_text(json.dumps(
+        {'seed/mIoU': 20.5, 'seed/best_threshold': 0.5}))
+    rows = pipe.results()
+    assert rows['cam']['seed_fixed_miou'] == 20.5  # the newest sweep
+    assert rows['advcam']['seed_fixed_miou'] is None  # no seed test yet
+    text = pipe.table(rows)
+    assert '| method | seed mIoU (train) | seed mIoU at t = 0.50 (train) |' \
+        in text
+    assert '| CAM | 20.5 | 20.5 | 0.50 | - |' in text
+    ns.fixed_thr = 0.58  # nearest swept threshold 0.6: no value there
+    assert pipe.results()['cam']['seed_fixed_miou'] is None
+    ns.fixed_thr = None
+    rows = pipe.results()
+    assert 'seed_fixed_miou' not in rows['cam']
+    assert 'at t =' not in pipe.table(rows)
+    # mean +- std over runs, with and without the column
+    runs = [dict(cam=dict(r, seed_fixed_miou=v)) for r, v in
+            ((dict(rows['cam'], seed_miou=20.0), 10.0),
+             (dict(rows['cam'], seed_miou=22.0), 14.0))]
+    ms = rp.mean_std(runs)
+    assert ms['cam']['seed_fixed_miou'] == [12.0, pytest.approx(2 ** 1.5)]
+    assert '| CAM | 21.0 +- 1.4 | 12.0 +- 2.8 |' in rp.table(
+        ms, 'crf', runs=2, fixed_thr=0.5)
+    assert 'seed_fixed_miou' not in rp.mean_std(
+        [dict(cam=rows['cam'])] * 2)['cam']
 
 
 @pytest.mark.parametrize('preset', ['gen', 'voc'])

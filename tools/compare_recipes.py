@@ -15,7 +15,6 @@ Example (issue 10: reference optimizer vs momentum 0.9, C2AM reductions)::
     python tools/compare_recipes.py --seeds 0 1 2 --work-dir work_dirs/recipes
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
@@ -27,7 +26,7 @@ from typing import Dict, List
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmc2am.utils.io import atomic_open  # noqa: E402
+from mmc2am.utils.io import atomic_open, latest_seed_sweep, seed_miou_at  # noqa: E402
 
 C = 'configs/c2am/'
 # name: (train config, start recipe or None, extra --cfg-options)
@@ -105,15 +104,10 @@ def main() -> None:
                       *extra], osp.join(d, 'test.log'))
             with open(metrics_file) as f:
                 m = json.load(f)
-            # the whole sweep (SeedMetric's seed_sweep.json in the log dir)
-            curve = sorted(glob.glob(osp.join(d, 'seeds', '*',
-                                              'seed_sweep.json')))[-1]
-            with open(curve) as f:
-                curve = json.load(f)
-            i = min(range(len(curve['thresholds'])),
-                    key=lambda j: abs(curve['thresholds'][j] - args.fixed_thr))
             m = {k.split('/')[-1]: v for k, v in m.items()}
-            m['fixed'] = curve['mIoU'][i]
+            # the whole sweep (SeedMetric's seed_sweep.json in the log dir)
+            m['fixed'] = seed_miou_at(
+                latest_seed_sweep(osp.join(d, 'seeds')), args.fixed_thr)
             results.setdefault(name, []).append(m)
     rows = []
     for name in args.recipes:

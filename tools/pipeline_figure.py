@@ -34,7 +34,6 @@ has an object. The figure is ``<work-dir>/figure.png`` unless ``--out``::
 import argparse
 import contextlib
 import copy
-import glob
 import importlib.util
 import io
 import json
@@ -48,7 +47,7 @@ import numpy as np
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmc2am.utils.io import atomic_open, pick_metric  # noqa: E402
+from mmc2am.utils.io import atomic_open, latest_seed_sweep, pick_metric  # noqa: E402
 from mmc2am.utils.mask_files import VOC_PNG_PALETTE, load_label_png  # noqa: E402,E501
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'c2am')
@@ -166,9 +165,8 @@ def _method_files(work_dir: str, preset: str, method: str,
                        f'of {cls} ({seeds_by})')
     # SeedMetric writes the sweep into the seed test's log folder
     # (work_dirs/<config>/<timestamp>/); the newest one
-    sweeps = sorted(glob.glob(osp.join(work_dir, cls_dir, '*',
-                                       'seed_sweep.json')))
-    if not sweeps:
+    sweep = latest_seed_sweep(osp.join(work_dir, cls_dir))
+    if sweep is None:
         _require(osp.join(work_dir, cls_dir, '<timestamp>', 'seed_sweep.json'),
                  seeds_by)
     return dict(
@@ -177,7 +175,7 @@ def _method_files(work_dir: str, preset: str, method: str,
         cls_checkpoint=_checkpoint(work_dir, trained_dir,
                                    _stage('train', trained)),
         best_threshold=best,
-        sweep=sweeps[-1],
+        sweep=sweep,
         crf_config=_stage_config(work_dir, rp.work_dir_of(crf), crf),
         seg_config=_stage_config(work_dir, seg_dir, seg),
         seg_checkpoint=_checkpoint(work_dir, seg_dir,

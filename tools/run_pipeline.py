@@ -63,7 +63,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmc2am.utils.io import atomic_open, pick_metric  # noqa: E402
+from mmc2am.utils.io import atomic_open, latest_seed_sweep, pick_metric, seed_miou_at  # noqa: E402
 
 # The configs of each preset: per method the classifier (its test mode: the
 # seeds), its "CAMs of train_aug" test config, the CRF masks and IRN; the
@@ -126,6 +126,12 @@ class Stage(NamedTuple):
     # the stages of the same method whose outputs this one reads (indices
     # into the list of stages()); it may start when they have finished
     after: Tuple[int, ...] = ()
+    # what it makes, one of KINDS (--until stops after a kind)
+    kind: str = 'segmenter'
+
+
+# What the stages make, in the order a method's stages make them.
+KINDS = ('classifier', 'seeds', 'cams', 'masks', 'segmenter')
 
 
 def work_dir_of(config: str) -> str:
@@ -156,23 +162,25 @@ def stages(preset: str, method: str, refine: str,
     rnd = () if seed is None or not TRAINED[method] else (
         f'randomness.seed={seed}', )
     ckpt = classifier_dir(preset, method)
-    out = [Stage('train', cls, opts=rnd)] if TRAINED[method] else []
+    out = [Stage('train', cls, opts=rnd, kind='classifier')
+           ] if TRAINED[method] else []
     trained = tuple(range(len(out)))  # the classifier training, if any
     out += [
-        Stage('test', cls, ckpt, opts=rnd,
-              after=trained),                # seed mIoU (train)
-        Stage('test', cams, ckpt, opts=rnd,
-              after=trained),                # CAMs of train_aug
+        Stage('test', cls, ckpt, opts=rnd, after=trained,
+              kind='seeds'),                 # seed mIoU (train)
+        Stage('test', cams, ckpt, opts=rnd, after=trained,
+              kind='cams'),                  # CAMs of train_aug
     ]
     # CRF pseudo-masks; the generated-data configs read their thresholds
     # from the seed stage's test_metrics.json
-    out.append(Stage('test', crf, after=(len(out) - 2, len(out) - 1)))
+    out.append(Stage('test', crf, after=(len(out) - 2, len(out) - 1),
+                     kind='masks'))
     masks = osp.join(work_dir_of(crf), 'masks')
     if refine == 'irn':
         out.append(Stage('train', irn,  # IRNet on the CRF masks
-                         after=(len(out) - 1, )))
+                         after=(len(out) - 1, ), kind='masks'))
         out.append(Stage('test', irn, work_dir_of(irn),  # random walk
-                         after=(len(out) - 1, )))
+                         after=(len(out) - 1, ), kind='masks'))
         masks = osp.join(work_dir_of(irn), 'masks')
     seg_dir = osp.join('work_dirs', f'seg_{method}_{refine}')
     out += [
@@ -183,6 +191,13 @@ def stages(preset: str, method: str, refine: str,
               after=(len(out), )),           # val mIoU
     ]
     return out
+
+
+def until(stage_list: List[Stage], kind: str) -> List[Stage]:
+    """The stages of ``stage_list`` up to those that make ``kind``
+    (:data:`KINDS`; a prefix, so the ``after`` indices stay valid)."""
+    last = KINDS.index(kind)
+    return [st for st in stage_list if KINDS.index(st.kind) <= last]
 
 
 def parse_args(argv=None):
@@ -200,6 +215,15 @@ def parse_args(argv=None):
     parser.add_argument(
         '--refine', nargs='+', default=['crf'], choices=['crf', 'irn'],
         help='pseudo-mask refinements; the segmenter trains on the last')
+    parser.add_argument(
+        '--until', choices=['seeds', 'masks', 'segmenter'],
+        default='segmenter',
+        help='stop after the seed tests, after the pseudo-masks, or run '
+        'everything (default); the table shows - for what did not run')
+    parser.add_argument(
+        '--fixed-thr', type=float, default=None, metavar='T',
+        help='add a column: seed mIoU at this background threshold (from '
+        'the seed test\'s curve), besides the best threshold\'s')
     parser.add_argument(
         '--gpus', type=int, default=1,
         help='processes per stage; >1 launches tools/dist_*.sh (torchrun)')
@@ -404,8 +428,10 @@ class Pipeline:
         stages each one waits for."""
         nodes, deps = {}, {}
         for method in self.args.methods:
-            for i, st in enumerate(stages(self.args.preset, method,
-                                          self.args.refine[-1], self.seed)):
+            method_stages = stages(self.args.preset, method,
+                                   self.args.refine[-1], self.seed)
+            last = getattr(self.args, 'until', 'segmenter')
+            for i, st in enumerate(until(method_stages, last)):
                 nodes[method, i] = st
                 deps[method, i] = [(method, j) for j in st.after]
                 if method in START and not st.after:
@@ -565,10 +591,16 @@ class Pipeline:
                     PRESETS[self.args.preset]['seg'],
                     osp.join('work_dirs', f'seg_{method}_{refine}')),
                     'mIoU'))
+            fixed = getattr(self.args, 'fixed_thr', None)
+            if fixed is not None:
+                sweep = latest_seed_sweep(self.path(work_dir_of(cls)))
+                rows[method]['seed_fixed_miou'] = None if sweep is None \
+                    else seed_miou_at(sweep, fixed)
         return rows
 
     def table(self, rows: Dict[str, dict]) -> str:
-        return table(rows, self.args.refine[-1])
+        return table(rows, self.args.refine[-1],
+                     fixed_thr=getattr(self.args, 'fixed_thr', None))
 
     def __call__(self) -> Dict[str, dict]:
         start = time.time()
@@ -604,39 +636,51 @@ class Pipeline:
         self.say(f'figure: {out}')
 
 
-COLUMNS = (('seed_miou', 1), ('seed_threshold', 2), ('pseudo_crf_miou', 1),
-           ('pseudo_irn_miou', 1), ('seg_val_miou', 1))
+COLUMNS = (('seed_miou', 1), ('seed_fixed_miou', 1), ('seed_threshold', 2),
+           ('pseudo_crf_miou', 1), ('pseudo_irn_miou', 1),
+           ('seg_val_miou', 1))
 
 
-def table(rows: Dict[str, dict], refine: str, runs: int = 1) -> str:
-    """The results table; ``runs`` > 1: cells are ``[mean, std]`` pairs."""
-    head = ('| method | seed mIoU (train) | best bg threshold | '
-            'pseudo-mask mIoU, CRF (train) | pseudo-mask mIoU, IRN (train) '
-            f'| segmenter mIoU (val), {refine.upper()} masks |')
-    if runs > 1:
-        head = head.replace('| method |', f'| method ({runs} seeds) |')
-    lines = [head, '|---|---|---|---|---|---|']
+def table(rows: Dict[str, dict], refine: str, runs: int = 1,
+          fixed_thr: Optional[float] = None) -> str:
+    """The results table; ``runs`` > 1: cells are ``[mean, std]`` pairs;
+    ``fixed_thr``: with the column of the seed mIoU at that threshold."""
+    heads = dict(
+        seed_miou='seed mIoU (train)',
+        seed_fixed_miou=f'seed mIoU at t = {fixed_thr:.2f} (train)'
+        if fixed_thr is not None else None,
+        seed_threshold='best bg threshold',
+        pseudo_crf_miou='pseudo-mask mIoU, CRF (train)',
+        pseudo_irn_miou='pseudo-mask mIoU, IRN (train)',
+        seg_val_miou=f'segmenter mIoU (val), {refine.upper()} masks')
+    columns = [(k, d) for k, d in COLUMNS if heads[k] is not None]
+    method = 'method' if runs == 1 else f'method ({runs} seeds)'
+    lines = ['| ' + ' | '.join([method] + [heads[k] for k, _ in columns]) +
+             ' |', '|' + '---|' * (len(columns) + 1)]
     for method, r in rows.items():
         cells = []
-        for key, digits in COLUMNS:
+        for key, digits in columns:
+            value = r.get(key)
             if runs > 1:
-                mean, std = r[key] if r[key] is not None else (None, None)
+                mean, std = value if value is not None else (None, None)
                 cells.append(_fmt(mean, digits) if mean is None else
                              f'{_fmt(mean, digits)} +- {_fmt(std, digits)}')
             else:
-                cells.append(_fmt(r[key], digits))
+                cells.append(_fmt(value, digits))
         lines.append(f'| {NAMES[method]} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
 
 def mean_std(runs: List[Dict[str, dict]]) -> Dict[str, dict]:
     """Per method and column ``[mean, sample std]`` over the runs (None
-    where a run has no value)."""
+    where a run has no value; columns no run has are left out)."""
     out = {}
     for method in runs[0]:
         out[method] = {}
         for key, _ in COLUMNS:
-            values = [r[method][key] for r in runs]
+            if all(key not in r[method] for r in runs):
+                continue
+            values = [r[method].get(key) for r in runs]
             out[method][key] = None if None in values else [
                 statistics.mean(values), statistics.stdev(values)]
     return out
@@ -700,8 +744,10 @@ def main(argv=None):
         runs.append(Pipeline(args, seed=seed, data_from=first.work_dir)())
     rows = mean_std(runs)
     text = '\n'.join(
-        [table(rows, args.refine[-1], runs=len(runs))] +
-        [f'run {i} (randomness.seed {i}):\n' + table(r, args.refine[-1])
+        [table(rows, args.refine[-1], runs=len(runs),
+               fixed_thr=args.fixed_thr)] +
+        [f'run {i} (randomness.seed {i}):\n' +
+         table(r, args.refine[-1], fixed_thr=args.fixed_thr)
          for i, r in enumerate(runs)])
     with atomic_open(first.path('results_seeds.json'), 'w') as f:
         json.dump(dict(mean_std=rows, runs=runs), f, indent=2)

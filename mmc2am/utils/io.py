@@ -1,5 +1,9 @@
-"""Atomic file writing: a crash or a kill never leaves a half-written file."""
+"""Atomic file writing (a crash or a kill never leaves a half-written file)
+and reading back what the test stages wrote."""
+import glob
+import json
 import os
+import os.path as osp
 import tempfile
 from contextlib import contextmanager
 from typing import IO, Iterator, Optional
@@ -48,3 +52,22 @@ def pick_metric(metrics: Optional[dict], key: str) -> Optional[float]:
         if k == key or k.endswith('/' + key):
             return float(v)
     return None
+
+
+def latest_seed_sweep(work_dir: str) -> Optional[str]:
+    """The newest ``seed_sweep.json`` of a seed test run in ``work_dir``
+    (SeedMetric writes it into the run's log folder,
+    ``<work_dir>/<timestamp>/``); None if there is none."""
+    sweeps = sorted(glob.glob(osp.join(work_dir, '*', 'seed_sweep.json')))
+    return sweeps[-1] if sweeps else None
+
+
+def seed_miou_at(sweep_file: str, threshold: float) -> Optional[float]:
+    """Seed mIoU of a ``seed_sweep.json`` at the swept background threshold
+    nearest to ``threshold`` (None where the sweep has no value)."""
+    with open(sweep_file) as f:
+        curve = json.load(f)
+    thrs = curve['thresholds']
+    i = min(range(len(thrs)), key=lambda j: abs(thrs[j] - threshold))
+    value = curve['mIoU'][i]
+    return None if value is None else float(value)
