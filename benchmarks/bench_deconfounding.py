@@ -13,12 +13,26 @@ plain-CAM start point by
   start point's CRF pseudo-masks),
 - ``context``: the ``'front_door_context'`` form
   (``c2am_context_r18_gen.py``),
+- ``erase``: context-only negatives (``cam_erase_r18_gen.py``: the control
+  with ``EraseObjects`` in the training pipeline: with probability 0.4 an
+  image's objects, by the start point's CRF pseudo-masks grown by 3 px, are
+  refilled with its own background and its label emptied), an intervention
+  on the data where the other forms act on the pooled score,
 
 at three strengths of the data's confounding (the generator's context
 co-occurrence ``--context-probs``, default 0.5 / 0.8 / 0.95: the probability
 that an image's background is its first object's class context), with
 several training seeds each (``randomness.seed`` of every classifier stage,
-the start point included). Every form fine-tunes for the same epochs (5, as
+the start point included). ``--conta-rounds N`` (default 1) iterates CONTA
+as its paper does (classifier -> pseudo-masks -> confounder set ->
+classifier): for k = 2..N, after the forms, the CAM files of train_aug and
+CRF pseudo-masks of round k-1's CONTA classifier (thresholds from its own
+seed sweep; ``work_dirs/conta_trainaug``, ``pseudo_mask_conta`` for round 1,
+``conta_round<k>_trainaug``, ``pseudo_mask_conta_round<k>`` after), then
+``conta_r18_gen.py`` trained in ``work_dirs/conta_round<k>`` with the
+hook's ``mask_dir`` on those masks, from the same start point (its
+``load_from``) with round 1's lr, epochs and test scales, and its seed test;
+a row "CONTA round k" each. Every form fine-tunes for the same epochs (5, as
 ``c2am_r18_gen.py``: 75 steps of 16 images on the default data) at the same
 lr (``--lr``, ``optim_wrapper.optimizer.lr``, head x10 in every config), and
 is tested with the same scales (``c2am_r18_gen.py``'s six,
@@ -36,7 +50,8 @@ seeds (and the mean best threshold); the difference to the control, mean +-
 std of the per-seed differences; and the CRF pseudo-mask mIoU
 (``pseudo_mask_cam_gen.py``'s rule: thresholds from the form's own seed
 sweep) of the start point and of the best ``--crf-best`` forms of that
-strength by mean seed mIoU.
+strength by mean seed mIoU (with ``--conta-rounds`` > 1 also of CONTA's
+rounds whose masks fed the next round).
 
 Layout: ``<work-dir>/p<prob>/data/gen_voc/VOC2012`` (generated once per
 strength by ``tools/generate_voc.py``) and ``<work-dir>/p<prob>/seed<s>/``,
@@ -45,27 +60,32 @@ the current folder of every stage (``tools/train.py`` / ``tools/test.py``),
 so the configs' relative default paths chain (``work_dirs/cam_r18_gen/
 epoch_15.pth``, ``work_dirs/pseudo_mask_cam_gen/masks``, ...). A finished
 stage leaves a ``.done_*`` file in its work dir and is skipped when the
-command is run again; a killed training resumes from its last checkpoint.
+command is run again (the CRF stages of ``conta`` that round 2 made are
+not rerun when ``conta`` is one of the best forms); a killed training
+resumes from its last checkpoint.
 The (strength, seed) sequences run ``--jobs`` at a time, each stage with one
 CPU thread; the CRF stages of a strength run when all its seeds are done.
 
-Full run (2 CPU cores, ``--jobs 2``: roughly 12 min of stage time per
-(strength, seed), i.e. about an hour for the 9 sequences on an idle machine;
-the estimate from the measured stage times of ``tools/run_pipeline.py``)::
+Full run (2 CPU cores, ``--jobs 2``: roughly 13 min of stage time per
+(strength, seed), i.e. about an hour for the 9 sequences on an idle machine,
+plus about 2.5 min per (strength, seed) for each CONTA round after the
+first; the estimate from the measured stage times of
+``tools/run_pipeline.py``)::
 
     python benchmarks/bench_deconfounding.py --work-dir work_dirs/deconfounding
 
 Tiny check of the chain (one strength, one seed, 16 train_aug images, 4 + 1
-epochs; 3.5 min on the loaded 2-core machine)::
+epochs, two CONTA rounds: the ``conta_r18_gen:`` options reach every round;
+3 min on the loaded 2-core machine)::
 
     F="cam_ft_r18_gen c2am_r18_gen c2am_spatial_r18_gen conta_r18_gen"
-    F="$F c2am_context_r18_gen"
+    F="$F c2am_context_r18_gen cam_erase_r18_gen"
     O="cam_r18_gen:train_cfg.max_epochs=4 cam_r18_gen:param_scheduler.end=4"
     for f in $F; do O="$O $f:train_cfg.max_epochs=1 $f:param_scheduler.end=1"
         O="$O $f:load_from=work_dirs/cam_r18_gen/epoch_4.pth"; done
     python benchmarks/bench_deconfounding.py --work-dir work_dirs/deconf_tiny \\
         --context-probs 0.8 --seeds 0 --jobs 1 --num-train 8 --num-val 4 \\
-        --num-aug 8 --classes cat sheep --cfg-options $O
+        --num-aug 8 --classes cat sheep --conta-rounds 2 --cfg-options $O
 """
 import argparse
 import json
@@ -101,7 +121,9 @@ FORMS: Dict[str, Tuple[str, str]] = {
     'c2am_spatial': ('c2am_spatial_r18_gen.py', 'C2AM spatial'),
     'conta': ('conta_r18_gen.py', 'CONTA'),
     'context': ('c2am_context_r18_gen.py', 'C2AM context'),
+    'erase': ('cam_erase_r18_gen.py', 'erase (context-only negatives)'),
 }
+CONTA = FORMS['conta'][0]
 
 # the options that make a classifier config's test write the CAM files of
 # train_aug, as cam_r18_gen_trainaug.py does for cam_r18_gen.py
@@ -173,8 +195,65 @@ def lr_options(lr: str) -> Tuple[str, ...]:
     return () if lr == 'config' else (f'optim_wrapper.optimizer.lr={lr}', )
 
 
-def sequence(seed: int, forms: Sequence[str], lr: str) -> List[Stage]:
-    """The stages of one (strength, seed), in order."""
+def conta_name(k: int) -> str:
+    """Row and folder name of CONTA's round ``k`` (1: the ``conta`` form)."""
+    return 'conta' if k == 1 else f'conta_round{k}'
+
+
+def conta_dir(k: int) -> str:
+    """Work dir of CONTA's round ``k`` classifier."""
+    return work_dir_of(CONTA) if k == 1 else f'work_dirs/{conta_name(k)}'
+
+
+def conta_rows(rounds: int) -> List[str]:
+    """The rows of CONTA's rounds 2..``rounds``."""
+    return [conta_name(k) for k in range(2, rounds + 1)]
+
+
+def table_rows(forms: Sequence[str], rounds: int = 1) -> List[str]:
+    """The table's rows in order: the start point, the forms, CONTA's
+    further rounds right after ``conta``."""
+    rows = ['start']
+    for f in forms:
+        rows.append(f)
+        if f == 'conta':
+            rows += conta_rows(rounds)
+    return rows
+
+
+def _mask_dir_option(masks: str) -> str:
+    """The --cfg-options item that points CONTA's ConfounderSetHook at
+    ``masks``."""
+    hooks = _load(CONTA).custom_hooks
+    index = [h['type'] for h in hooks].index('ConfounderSetHook')
+    return f'custom_hooks.{index}.mask_dir={masks}'
+
+
+def conta_round_stages(seed: int, k: int, lr: str) -> List[Stage]:
+    """CONTA's round ``k`` >= 2: the CAM files of train_aug and CRF
+    pseudo-masks of round ``k - 1``'s classifier (thresholds from its own
+    seed sweep; for round 1 the stages of :func:`crf_stages`), then a CONTA
+    training whose confounder set comes from those masks, fine-tuned from
+    the same start point (the config's ``load_from``) with round 1's lr,
+    epochs and options, and its seed test."""
+    if k < 2:
+        raise ValueError(f'CONTA round {k}: the rounds after the first are '
+                         '2, 3, ...')
+    rnd = (f'randomness.seed={seed}', )
+    test, train, _ = matching(CONTA)
+    prev = conta_name(k - 1)
+    work = conta_dir(k)
+    return _crf_stages(seed, CONTA, prev, conta_dir(k - 1)) + [
+        Stage('train', CONTA, work, opts=rnd + lr_options(lr) + train + (
+            _mask_dir_option(f'work_dirs/pseudo_mask_{prev}/masks'), )),
+        Stage('test', CONTA, work, ckpt_of=work, opts=rnd + test),
+    ]
+
+
+def sequence(seed: int, forms: Sequence[str], lr: str,
+             conta_rounds: int = 1) -> List[Stage]:
+    """The stages of one (strength, seed), in order: the start point, the
+    forms, then CONTA's rounds 2..``conta_rounds``."""
     rnd = (f'randomness.seed={seed}', )
     start = work_dir_of(START)
     out = [
@@ -190,6 +269,10 @@ def sequence(seed: int, forms: Sequence[str], lr: str) -> List[Stage]:
         work = work_dir_of(config)
         out += [Stage('train', config, work, opts=rnd + lr_options(lr) + train),
                 Stage('test', config, work, ckpt_of=work, opts=rnd + test)]
+    if conta_rounds > 1 and 'conta' not in forms:
+        raise ValueError('--conta-rounds > 1 needs the conta form (round 1)')
+    for k in range(2, conta_rounds + 1):
+        out += conta_round_stages(seed, k, lr)
     return out
 
 
@@ -197,17 +280,25 @@ def crf_stages(seed: int, form: str) -> List[Stage]:
     """CAM files of train_aug and CRF pseudo-masks of a form's classifier,
     with thresholds from its own seed sweep."""
     config = FORMS[form][0]
+    return _crf_stages(seed, config, form, work_dir_of(config))
+
+
+def _crf_stages(seed: int, config: str, name: str,
+                classifier: str) -> List[Stage]:
+    """:func:`crf_stages` of the classifier ``config`` trained in the work
+    dir ``classifier``: CAM files in ``work_dirs/<name>_trainaug``, masks in
+    ``work_dirs/pseudo_mask_<name>``."""
     test, _, _ = matching(config)
-    cams = f'work_dirs/{form}_trainaug'
-    masks = f'work_dirs/pseudo_mask_{form}'
+    cams = f'work_dirs/{name}_trainaug'
+    masks = f'work_dirs/pseudo_mask_{name}'
     return [
-        Stage('test', config, cams, ckpt_of=work_dir_of(config),
+        Stage('test', config, cams, ckpt_of=classifier,
               opts=(f'randomness.seed={seed}', ) + test + TRAINAUG_OPTS),
         Stage('test', CRF, masks, opts=(
             f'test_dataloader.dataset.cam_dir={cams}/cams',
             f'test_dataloader.dataset.out_dir={masks}/masks',
             'model.thresholds_from_seeds.metrics='
-            f'{work_dir_of(config)}/test_metrics.json')),
+            f'{classifier}/test_metrics.json')),
     ]
 
 
@@ -233,8 +324,8 @@ EXPECTED = {
     ('test', 'cam_r18_gen_trainaug'): 31, ('test', 'pseudo_mask_cam_gen'): 9,
     ('train', 'cam_ft_r18_gen'): 45, ('train', 'c2am_r18_gen'): 99,
     ('train', 'c2am_spatial_r18_gen'): 91, ('train', 'conta_r18_gen'): 55,
-    ('train', 'c2am_context_r18_gen'): 50, ('trainaug', '*'): 60,
-    ('crf', '*'): 9,
+    ('train', 'c2am_context_r18_gen'): 50, ('train', 'cam_erase_r18_gen'): 50,
+    ('trainaug', '*'): 60, ('crf', '*'): 9,
 }
 
 
@@ -404,7 +495,8 @@ class Bench:
 
     def run_sequence(self, prob: float, seed: int) -> None:
         folder = self.seed_folder(prob, seed)
-        for stage in sequence(seed, self.args.forms, self.args.lr):
+        for stage in sequence(seed, self.args.forms, self.args.lr,
+                              self.args.conta_rounds):
             self.run(folder, f'p{prob:g} seed{seed}', stage)
 
     def run_crf(self, prob: float, seed: int, form: str) -> None:
@@ -417,7 +509,7 @@ class Bench:
         for prob in a.context_probs:
             self.data(prob)
         n_crf = min(a.crf_best, len(a.forms))
-        per_seed = sequence(0, a.forms, a.lr)
+        per_seed = sequence(0, a.forms, a.lr, a.conta_rounds)
         crf_plan = crf_stages(0, a.forms[0])
         for _ in a.context_probs:
             for _ in a.seeds:
@@ -468,7 +560,8 @@ class Bench:
 
     # results ------------------------------------------------------------
     def seed_values(self, prob: float) -> Dict[str, Dict[int, dict]]:
-        return seed_values(self.work, prob, self.args.seeds, self.args.forms)
+        return seed_values(self.work, prob, self.args.seeds, self.args.forms,
+                           self.args.conta_rounds)
 
     def best_forms(self, prob: float) -> List[str]:
         return best_forms(self.seed_values(prob), self.args.forms,
@@ -486,7 +579,8 @@ class Bench:
         out = dict(
             settings=dict(
                 context_probs=a.context_probs, seeds=a.seeds, lr=a.lr,
-                forms=a.forms, crf_best=a.crf_best,
+                forms=a.forms, conta_rounds=a.conta_rounds,
+                crf_best=a.crf_best,
                 data={k: v for k, v in self.generator_options(0).items()
                       if k != 'context_prob'},
                 cfg_options=a.cfg_options,
@@ -496,7 +590,8 @@ class Bench:
         for prob in a.context_probs:
             values = self.seed_values(prob)
             crf = best_forms(values, a.forms, a.crf_best)
-            out['strengths'][f'{prob:g}'] = summarise(values, a.forms, crf)
+            out['strengths'][f'{prob:g}'] = summarise(values, a.forms, crf,
+                                                      a.conta_rounds)
         return out
 
 
@@ -507,26 +602,30 @@ def _metrics(path: str) -> Optional[dict]:
         return json.load(f)
 
 
+def row_dirs(row: str) -> Tuple[str, str]:
+    """The folders under ``work_dirs`` of a row's seed test and CRF masks."""
+    if row == 'start':
+        return _stem(START), _stem(CRF)
+    if row in FORMS:
+        return _stem(FORMS[row][0]), f'pseudo_mask_{row}'
+    return row, f'pseudo_mask_{row}'  # CONTA's round k >= 2
+
+
 def seed_values(work: str, prob: float, seeds: Sequence[int],
-                forms: Sequence[str]) -> Dict[str, Dict[int, dict]]:
-    """Per row (``'start'`` and the forms) and seed: ``seed_miou``,
-    ``best_threshold`` and ``crf_miou`` (None where missing), from the
-    test work dirs' ``test_metrics.json``."""
+                forms: Sequence[str],
+                conta_rounds: int = 1) -> Dict[str, Dict[int, dict]]:
+    """Per row (``'start'``, the forms and CONTA's rounds 2..
+    ``conta_rounds``) and seed: ``seed_miou``, ``best_threshold`` and
+    ``crf_miou`` (None where missing), from the test work dirs'
+    ``test_metrics.json``."""
     rows = {}
-    for row in ['start', *forms]:
+    for row in table_rows(forms, conta_rounds):
         rows[row] = {}
+        seeds_dir, crf_dir = row_dirs(row)
         for s in seeds:
             wd = osp.join(seed_dir(work, prob, s), 'work_dirs')
-            if row == 'start':
-                seeds_m = _metrics(osp.join(wd, _stem(START),
-                                            'test_metrics.json'))
-                crf_m = _metrics(osp.join(wd, _stem(CRF),
-                                          'test_metrics.json'))
-            else:
-                seeds_m = _metrics(osp.join(wd, _stem(FORMS[row][0]),
-                                            'test_metrics.json'))
-                crf_m = _metrics(osp.join(wd, f'pseudo_mask_{row}',
-                                          'test_metrics.json'))
+            seeds_m = _metrics(osp.join(wd, seeds_dir, 'test_metrics.json'))
+            crf_m = _metrics(osp.join(wd, crf_dir, 'test_metrics.json'))
             rows[row][s] = dict(
                 seed_miou=pick_metric(seeds_m, 'mIoU'),
                 best_threshold=pick_metric(seeds_m, 'best_threshold'),
@@ -556,21 +655,25 @@ def best_forms(values: Dict[str, Dict[int, dict]], forms: Sequence[str],
 
 
 def summarise(values: Dict[str, Dict[int, dict]], forms: Sequence[str],
-              crf_forms: Sequence[str]) -> dict:
-    """Per row: the per-seed values, the seed mIoU, best threshold and (start
-    and ``crf_forms``) CRF mIoU over the seeds, and the per-seed difference
-    to the control's seed mIoU over the seeds."""
+              crf_forms: Sequence[str], conta_rounds: int = 1) -> dict:
+    """Per row: the per-seed values, the seed mIoU, best threshold and (start,
+    ``crf_forms`` and, with ``conta_rounds`` > 1, CONTA's rounds: their masks
+    are the next round's input) CRF mIoU over the seeds, and the per-seed
+    difference to the control's seed mIoU over the seeds."""
     control = values.get('control')
     out = dict(crf_forms=list(crf_forms), rows={})
-    for row in ['start', *forms]:
+    with_crf = {'start', *crf_forms}
+    if conta_rounds > 1:
+        with_crf |= {'conta', *conta_rows(conta_rounds)}
+    for row in table_rows(forms, conta_rounds):
         per = values[row]
         r = dict(per_seed={str(s): v for s, v in per.items()})
         r['seed_miou'] = mean_std([v['seed_miou'] for v in per.values()])
         r['best_threshold'] = mean_std(
             [v['best_threshold'] for v in per.values()])
         r['crf_miou'] = mean_std(
-            [v['crf_miou'] for v in per.values()]) if (
-                row == 'start' or row in crf_forms) else None
+            [v['crf_miou'] for v in per.values()]) if row in with_crf \
+            else None
         diff = None
         if control is not None and row != 'control':
             diff = mean_std([
@@ -609,8 +712,11 @@ def table(result: dict) -> str:
                  f'p={p}: CRF mIoU']
     lines = ['| ' + ' | '.join(head) + ' |',
              '|' + '---|' * len(head)]
-    rows = ['start', *s['forms']]
+    rounds = s.get('conta_rounds', 1)
+    rows = table_rows(s['forms'], rounds)
     labels = dict(start=start_label(), **{f: FORMS[f][1] for f in FORMS})
+    labels.update({conta_name(k): f'CONTA round {k}'
+                   for k in range(2, rounds + 1)})
     for row in rows:
         cells = [labels[row]]
         for p in probs:
@@ -643,6 +749,13 @@ def table(result: dict) -> str:
         '; test scales ' + ', '.join(f'{x:g}' for x in s['test_scales']) +
         ' + flip for every form.',
     ]
+    if rounds > 1:
+        lines.append(
+            f'CONTA round k (2..{rounds}): {_stem(CONTA)} fine-tuned from '
+            'the same start point, its confounder set from the CRF '
+            'pseudo-masks of round k-1\'s classifier (thresholds from that '
+            'classifier\'s seeds); CRF mIoU of a CONTA round: its masks, '
+            'the next round\'s input.')
     if s['overrides']:
         lines.append('Config overrides: ' + '; '.join(s['overrides']) + '.')
     if s['cfg_options']:
@@ -670,6 +783,10 @@ def parse_args(argv=None):
                    'config\'s own')
     p.add_argument('--forms', nargs='+', default=list(FORMS),
                    choices=list(FORMS))
+    p.add_argument('--conta-rounds', type=int, default=1,
+                   help='CONTA\'s rounds (classifier -> CRF pseudo-masks -> '
+                   'confounder set -> classifier); rounds 2..N run after the '
+                   'forms, each from the start point')
     p.add_argument('--crf-best', type=int, default=2,
                    help='CRF pseudo-masks of the best N forms per strength')
     p.add_argument(
@@ -691,6 +808,11 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.jobs < 1:
         p.error('--jobs must be at least 1')
+    if args.conta_rounds < 1:
+        p.error('--conta-rounds must be at least 1')
+    if args.conta_rounds > 1 and 'conta' not in args.forms:
+        p.error('--conta-rounds > 1 needs the conta form in --forms (its '
+                'first round)')
     if args.crf_best < 0:
         p.error('--crf-best must be at least 0')
     if args.lr != 'config':

@@ -216,15 +216,18 @@ def test_options():
     assert args.seeds == [0, 1, 2] and args.jobs == 2 and args.crf_best == 2
     assert args.lr == '5e-3'
     assert args.forms == ['control', 'c2am', 'c2am_spatial', 'conta',
-                          'context']
+                          'context', 'erase']
+    assert args.conta_rounds == 1
     assert (args.num_train, args.num_val, args.num_aug, args.size,
             args.seed, args.max_objects) == (60, 30, 180, 64, 0, 3)
     assert len(args.classes) == 8
     # the table keeps the forms' order
     assert bd.parse_args(['--forms', 'conta', 'control']).forms == [
         'control', 'conta']
+    assert bd.parse_args(['--conta-rounds', '3']).conta_rounds == 3
     for bad in (['--lr', 'fast'], ['--cfg-options', 'no_stem'],
-                ['--jobs', '0']):
+                ['--jobs', '0'], ['--conta-rounds', '0'],
+                ['--conta-rounds', '2', '--forms', 'control', 'c2am']):
         with pytest.raises(SystemExit):
             bd.parse_args(bad)
     assert bd.strength_dir('/w', 0.95) == '/w/p0.95'
@@ -273,3 +276,189 @@ def test_schedule_runs_crf_of_the_best_forms_after_all_seeds(
     assert text in capsys.readouterr().out
     saved = json.loads((tmp_path / 'w' / 'deconfounding.json').read_text())
     assert saved['settings']['lr'] == '5e-3'
+
+
+def test_erase_form_uses_the_start_points_crf_masks():
+    stages = bd.sequence(0, ['control', 'erase'], '5e-3')
+    crf = stages[3]
+    assert crf.config == bd.CRF
+    train, test = stages[-2:]
+    assert (train.tool, train.config, test.tool) == (
+        'train', 'cam_erase_r18_gen.py', 'test')
+    cfg = _merged(train.config, train.opts)
+    pipe = cfg.train_dataloader.dataset.pipeline
+    assert pipe[0].type == 'LoadImageFromFile'
+    assert pipe[1].type == 'EraseObjects'
+    # the masks the CRF stage (before it) writes, relative to the seed folder
+    assert pipe[1].mask_dir == osp.join(crf.work_dir, 'masks') == \
+        _cfg(bd.CRF).test_dataloader.dataset.out_dir
+    # nothing to match: C2AM's test scales and epochs already
+    assert bd.matching('cam_erase_r18_gen.py') == ((), (), ())
+    assert _opt(train, 'optim_wrapper.optimizer.lr') == [
+        'optim_wrapper.optimizer.lr=5e-3']
+    assert bd.expected(train) == bd.EXPECTED[('train', 'cam_erase_r18_gen')]
+
+
+def test_conta_rounds_stages():
+    forms = list(bd.FORMS)
+    base = bd.sequence(1, forms, '5e-3')
+    stages = bd.sequence(1, forms, '5e-3', conta_rounds=3)
+    assert stages[:len(base)] == base  # the rounds come after the forms
+    rounds = stages[len(base):]
+    assert [(s.tool, s.config, s.work_dir, s.ckpt_of) for s in rounds] == [
+        ('test', 'conta_r18_gen.py', 'work_dirs/conta_trainaug',
+         'work_dirs/conta_r18_gen'),
+        ('test', 'pseudo_mask_cam_gen.py', 'work_dirs/pseudo_mask_conta',
+         None),
+        ('train', 'conta_r18_gen.py', 'work_dirs/conta_round2', None),
+        ('test', 'conta_r18_gen.py', 'work_dirs/conta_round2',
+         'work_dirs/conta_round2'),
+        ('test', 'conta_r18_gen.py', 'work_dirs/conta_round2_trainaug',
+         'work_dirs/conta_round2'),
+        ('test', 'pseudo_mask_cam_gen.py',
+         'work_dirs/pseudo_mask_conta_round2', None),
+        ('train', 'conta_r18_gen.py', 'work_dirs/conta_round3', None),
+        ('test', 'conta_r18_gen.py', 'work_dirs/conta_round3',
+         'work_dirs/conta_round3'),
+    ]
+    # round 2's input is exactly the CRF phase's stages of conta (one
+    # marker: whichever runs first, the other is skipped)
+    assert rounds[:2] == bd.crf_stages(1, 'conta')
+    # round 3's CAM files and masks: round 2's classifier and seed sweep
+    crf = _merged('pseudo_mask_cam_gen.py', rounds[5].opts)
+    assert crf.test_dataloader.dataset.cam_dir == \
+        'work_dirs/conta_round2_trainaug/cams'
+    assert crf.test_dataloader.dataset.out_dir == \
+        'work_dirs/pseudo_mask_conta_round2/masks'
+    assert crf.model.thresholds_from_seeds.metrics == \
+        'work_dirs/conta_round2/test_metrics.json'
+    cams = _merged('conta_r18_gen.py', rounds[4].opts)
+    assert cams.default_hooks.cam_file.type == 'CAMFileHook'
+    assert 'randomness.seed=1' in rounds[4].opts
+    # each round: the confounder set from the previous round's masks, the
+    # same start point, lr, epochs and test scales as round 1
+    round1_train, round1_test = [s for s in base
+                                 if s.config == 'conta_r18_gen.py']
+    r1 = _merged('conta_r18_gen.py', round1_train.opts)
+    for train, test, masks in ((rounds[2], rounds[3], rounds[1]),
+                               (rounds[6], rounds[7], rounds[5])):
+        opt = _opt(train, 'custom_hooks.0.mask_dir')
+        assert opt == [f'custom_hooks.0.mask_dir={masks.work_dir}/masks']
+        assert [o for o in train.opts if o not in opt] == \
+            list(round1_train.opts)
+        cfg = _merged('conta_r18_gen.py', train.opts)
+        hook, = cfg.custom_hooks
+        assert hook.type == 'ConfounderSetHook'
+        assert hook.mask_dir == f'{masks.work_dir}/masks'
+        assert cfg.load_from == r1.load_from == 'work_dirs/cam_r18_gen/' \
+            'epoch_15.pth'
+        assert cfg.optim_wrapper == r1.optim_wrapper
+        assert cfg.train_cfg.max_epochs == 5
+        assert test.opts == round1_test.opts
+    # every input is made by an earlier stage; every marker is its own
+    made = set()
+    for s in stages:
+        if s.ckpt_of:
+            assert s.ckpt_of in made, s
+        for o in s.opts:
+            if o.startswith('custom_hooks.0.mask_dir='):
+                assert o.split('=', 1)[1][:-len('/masks')] in made, s
+        made.add(s.work_dir)
+    markers = [bd.marker('/f', s) for s in stages]
+    assert len(set(markers)) == len(markers)
+    # the time estimate counts them
+    assert [bd.expected(s) for s in rounds[4:6]] == [
+        bd.EXPECTED[('trainaug', '*')], bd.EXPECTED[('crf', '*')]]
+    assert bd.expected(rounds[6]) == bd.EXPECTED[('train', 'conta_r18_gen')]
+    with pytest.raises(ValueError, match='conta'):
+        bd.sequence(0, ['control'], '5e-3', conta_rounds=2)
+
+
+def test_table_rows_of_conta_rounds(tmp_path):
+    forms = ['control', 'conta', 'erase']
+    seeds = [0, 1]
+    seed_miou = {'cam_r18_gen': 30.0, 'cam_ft_r18_gen': 40.0,
+                 'conta_r18_gen': 41.0, 'conta_round2': 43.0,
+                 'conta_round3': 44.0, 'cam_erase_r18_gen': 47.0}
+    for s in seeds:
+        wd = tmp_path / 'p0.8' / f'seed{s}' / 'work_dirs'
+        for d, v in seed_miou.items():
+            _write(wd / d / 'test_metrics.json',
+                   {'mIoU': v + s, 'best_threshold': 0.5})
+        for d, v in (('pseudo_mask_cam_gen', 50.0),
+                     ('pseudo_mask_conta', 52.0),
+                     ('pseudo_mask_conta_round2', 53.0)):
+            _write(wd / d / 'test_metrics.json', {'mIoU': v})
+    assert bd.table_rows(forms, 3) == [
+        'start', 'control', 'conta', 'conta_round2', 'conta_round3', 'erase']
+    values = bd.seed_values(str(tmp_path), 0.8, seeds, forms, 3)
+    assert values['conta_round2'][1] == dict(
+        seed_miou=44.0, best_threshold=0.5, crf_miou=53.0)
+    best = bd.best_forms(values, forms, 1)
+    assert best == ['erase']  # the forms only, never a round
+    out = bd.summarise(values, forms, best, 3)
+    rows = out['rows']
+    assert rows['conta_round3']['diff_to_control']['mean'] == \
+        pytest.approx(4.0)
+    result = dict(settings=dict(
+        context_probs=[0.8], seeds=seeds, lr='5e-3', forms=forms,
+        conta_rounds=3, crf_best=1, test_scales=[1.0], fine_tuning_epochs=5,
+        overrides=[], cfg_options=[]), strengths={'0.8': out})
+    lines = bd.table(result).splitlines()
+    assert lines[3:8] == [
+        '| control (plain fine-tuning) | 40.5 +- 0.7 (0.50) | - | - |',
+        '| CONTA | 41.5 +- 0.7 (0.50) | +1.0 +- 0.0 | 52.0 +- 0.0 |',
+        '| CONTA round 2 | 43.5 +- 0.7 (0.50) | +3.0 +- 0.0 | 53.0 +- 0.0 |',
+        '| CONTA round 3 | 44.5 +- 0.7 (0.50) | +4.0 +- 0.0 | - |',
+        '| erase (context-only negatives) | 47.5 +- 0.7 (0.50) | +7.0 +- '
+        '0.0 | - |']
+    assert any(line.startswith('CONTA round k (2..3)') for line in lines)
+    # one round: no CRF column for conta unless it is among the best
+    one = bd.summarise(bd.seed_values(str(tmp_path), 0.8, seeds, forms),
+                       forms, best)
+    assert list(one['rows']) == ['start', 'control', 'conta', 'erase']
+    assert one['rows']['conta']['crf_miou'] is None
+
+
+def test_schedule_with_conta_rounds_skips_the_repeated_crf_stages(
+        tmp_path, monkeypatch):
+    """Markers as Bench.run writes them: conta's CRF stages run once, in
+    round 2, even when conta is one of the best forms."""
+    ran = []
+    score = dict(cam_r18_gen=30.0, cam_ft_r18_gen=40.0, conta_r18_gen=42.0,
+                 conta_round2=44.0)
+
+    def fake_run(self, folder, name, stage):
+        done = bd.marker(folder, stage)
+        if not osp.exists(done):
+            ran.append(stage)
+            if stage.tool == 'test':
+                stem = osp.basename(stage.work_dir)
+                _write(tmp_path / folder / stage.work_dir /
+                       'test_metrics.json',
+                       {'mIoU': score.get(stem, 60.0), 'best_threshold': 0.5})
+            _write(tmp_path / done, {})
+        with self.lock:
+            self.done += 1
+            self.left -= bd.expected(stage)
+
+    monkeypatch.setattr(bd.Bench, 'run', fake_run)
+    monkeypatch.setattr(bd.Bench, 'data', lambda self, prob: None)
+    args = bd.parse_args([
+        '--work-dir', str(tmp_path / 'w'), '--context-probs', '0.5',
+        '--seeds', '0', '--forms', 'control', 'conta', '--conta-rounds', '2',
+        '--crf-best', '1'])
+    bench = bd.Bench(args)
+    result = bench()
+    assert len(ran) == 4 + 2 * 2 + 4  # start, forms, round 2
+    assert bench.left == pytest.approx(0.0)
+    rows = result['strengths']['0.5']['rows']
+    assert result['strengths']['0.5']['crf_forms'] == ['conta']
+    assert rows['conta_round2']['diff_to_control']['mean'] == \
+        pytest.approx(4.0)
+    assert rows['conta']['crf_miou']['mean'] == pytest.approx(60.0)
+    saved = json.loads((tmp_path / 'w' / 'deconfounding.json').read_text())
+    assert saved['settings']['conta_rounds'] == 2
+    assert 'conta_round2' in saved['strengths']['0.5']['rows']
+    text = (tmp_path / 'w' / 'deconfounding.md').read_text()
+    assert '| CONTA round 2 | 44.0 (0.50) | +4.0 | - |' in text

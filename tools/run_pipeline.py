@@ -622,6 +622,10 @@ class Pipeline:
         seed sweeps (VOC: the real data's images are not drawn)."""
         if self.args.preset != 'gen':
             return
+        if getattr(self.args, 'until', 'segmenter') != 'segmenter':
+            self.say('no figure: it draws the segmenter, which --until '
+                     'left out')
+            return
         methods = self.args.methods
         out = self.path('figure.png')
         cmd = [sys.executable, osp.join(ROOT, 'tools', 'pipeline_figure.py'),

@@ -1,3 +1,4 @@
+from .erase_objects import EraseObjects
 from .irn_random_crop import BGR_MEAN, IRNRandomCrop
 from .irn_random_rescale import IRNRandomRescale
 from .load_cam_file import LoadCAMFile
@@ -5,6 +6,6 @@ from .load_optional_annotations import LoadOptionalAnnotations
 from .pack_cam_inputs import PackCAMInputs
 
 __all__ = [
-    'BGR_MEAN', 'IRNRandomCrop', 'IRNRandomRescale', 'LoadCAMFile',
-    'LoadOptionalAnnotations', 'PackCAMInputs'
+    'BGR_MEAN', 'EraseObjects', 'IRNRandomCrop', 'IRNRandomRescale',
+    'LoadCAMFile', 'LoadOptionalAnnotations', 'PackCAMInputs'
 ]

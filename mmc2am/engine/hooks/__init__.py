@@ -1,8 +1,8 @@
 from .cam_file_hook import CAMFileHook
+from .confounder_set_hook import ConfounderSetHook
 from .epoch_seed_hook import EpochSeedHook
 from .global_cam_hook import GlobalCAMHook
+from .head_buffer_hook import HeadBufferHook
 
-__all__ = ['CAMFileHook', 'EpochSeedHook', 'GlobalCAMHook']
-from .confounder_set_hook import ConfounderSetHook  # noqa: E402
-
-__all__ += ['ConfounderSetHook']
+__all__ = ['CAMFileHook', 'ConfounderSetHook', 'EpochSeedHook',
+           'GlobalCAMHook', 'HeadBufferHook']

@@ -34,8 +34,6 @@ import numpy as np
 import torch
 from mmengine.dataset import Compose
 from mmengine.dist import all_reduce, is_main_process
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
@@ -45,6 +43,8 @@ from mmc2am.utils.mask_files import (
     first_ids,
     load_label_png,
 )
+
+from .head_buffer_hook import HeadBufferHook
 
 DEFAULT_PIPELINE = (dict(type='LoadImageFromFile'), dict(type='PackInputs'))
 REDUCES = ('image', 'pixel')
@@ -56,7 +56,7 @@ def nearest_indices(size_in: int, size_out: int) -> torch.Tensor:
 
 
 @HOOKS.register_module()
-class ConfounderSetHook(Hook):
+class ConfounderSetHook(HeadBufferHook):
     """Fill ``model.head.confounder_set`` with class-wise masked mean features.
 
     Before training, unless the head already holds a set (restored by
@@ -97,7 +97,8 @@ class ConfounderSetHook(Hook):
             'confounder_set'.
     """
 
-    priority = 'ABOVE_NORMAL'
+    head_setter = 'set_confounder_set'
+    head_kind = 'CONTAHead'
 
     def __init__(self,
                  mask_dir: str,
@@ -112,12 +113,9 @@ class ConfounderSetHook(Hook):
                  out_name: str = 'confounder_set') -> None:
         if reduce not in REDUCES:
             raise ValueError(f'reduce must be one of {REDUCES}, got {reduce!r}')
-        if interval < 0:
-            raise ValueError('interval must be >= 0')
         self.mask_dir = mask_dir
         self.reduce = reduce
-        self.interval = interval
-        self.by_epoch = by_epoch
+        super().__init__(interval=interval, by_epoch=by_epoch)
         self.mask_suffix = mask_suffix
         self.ignore_index = ignore_index
         self.pipeline = [dict(t) for t in pipeline]
@@ -143,36 +141,6 @@ class ConfounderSetHook(Hook):
                 'is computed with the initial backbone')
         self.compute(runner)
 
-    def after_train_epoch(self, runner: Runner) -> None:
-        if (self.interval and self.by_epoch
-                and self.every_n_epochs(runner, self.interval)
-                and not self.is_last_train_epoch(runner)):
-            self.compute(runner)
-
-    def after_train_iter(self,
-                         runner: Runner,
-                         batch_idx: int,
-                         data_batch=None,
-                         outputs=None) -> None:
-        if (self.interval and not self.by_epoch
-                and self.every_n_train_iters(runner, self.interval)
-                and not self.is_last_train_iter(runner)):
-            self.compute(runner)
-
-    # ------------------------------------------------------------------ #
-    # the pass
-    # ------------------------------------------------------------------ #
-    @staticmethod
-    def _model(runner: Runner) -> torch.nn.Module:
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
-    def _head(self, runner: Runner):
-        head = getattr(self._model(runner), 'head', None)
-        if head is None or not hasattr(head, 'set_confounder_set'):
-            raise TypeError('ConfounderSetHook needs a model whose head has '
-                            'a confounder set buffer (CONTAHead)')
-        return head
 
     def _base_dataset(self, runner: Runner):
         from mmpretrain.registry import DATASETS

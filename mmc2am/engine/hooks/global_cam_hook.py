@@ -18,8 +18,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.dataset import Compose
 from mmengine.dist import all_reduce, is_main_process
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
@@ -27,12 +25,14 @@ from mmc2am.cam.cam_inference import inference_cam_fn
 from mmc2am.cam.multi_scale import multi_scale_cam, normalize_cams, square_cam
 from mmc2am.utils.io import atomic_open
 
+from .head_buffer_hook import HeadBufferHook
+
 DEFAULT_PIPELINE = (dict(type='LoadImageFromFile'), dict(type='PackInputs'))
 CAM_RESOLUTIONS = ('square', 'high_res', 'strided')
 
 
 @HOOKS.register_module()
-class GlobalCAMHook(Hook):
+class GlobalCAMHook(HeadBufferHook):
     """Fill ``model.head.global_cam`` with the per-class mean CAM.
 
     Before training, unless the head already holds a global CAM (restored by
@@ -97,7 +97,8 @@ class GlobalCAMHook(Hook):
             does not start from trained classifier weights. Defaults to False.
     """
 
-    priority = 'ABOVE_NORMAL'
+    head_setter = 'set_global_cam'
+    head_kind = 'CausalCAMHead'
 
     def __init__(self,
                  scales: Sequence[float] = (1.0, 0.5, 1.5, 2.0),
@@ -118,14 +119,11 @@ class GlobalCAMHook(Hook):
         if cam_resolution not in CAM_RESOLUTIONS:
             raise ValueError(f'cam_resolution must be one of '
                              f'{CAM_RESOLUTIONS}, got {cam_resolution!r}')
-        if interval < 0:
-            raise ValueError('interval must be >= 0')
         self.scales = tuple(scales)
         self.flip = flip
         self.reduce = reduce
         self.cam_resolution = cam_resolution
-        self.interval = interval
-        self.by_epoch = by_epoch
+        super().__init__(interval=interval, by_epoch=by_epoch)
         self.global_cam_file = global_cam_file
         self.pipeline = [dict(t) for t in pipeline]
         self.dataset = dataset
@@ -180,36 +178,6 @@ class GlobalCAMHook(Hook):
                 f'weights (head.conv.weight); is it an IRN or segmenter '
                 f'checkpoint? {hint}')
 
-    def after_train_epoch(self, runner: Runner) -> None:
-        if (self.interval and self.by_epoch
-                and self.every_n_epochs(runner, self.interval)
-                and not self.is_last_train_epoch(runner)):
-            self.compute(runner)
-
-    def after_train_iter(self,
-                         runner: Runner,
-                         batch_idx: int,
-                         data_batch=None,
-                         outputs=None) -> None:
-        if (self.interval and not self.by_epoch
-                and self.every_n_train_iters(runner, self.interval)
-                and not self.is_last_train_iter(runner)):
-            self.compute(runner)
-
-    # ------------------------------------------------------------------ #
-    # the pass
-    # ------------------------------------------------------------------ #
-    @staticmethod
-    def _model(runner: Runner) -> torch.nn.Module:
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
-    def _head(self, runner: Runner):
-        head = getattr(self._model(runner), 'head', None)
-        if head is None or not hasattr(head, 'set_global_cam'):
-            raise TypeError('GlobalCAMHook needs a model whose head has a '
-                            'global CAM buffer (CausalCAMHead)')
-        return head
 
     def _build_loader(self, runner: Runner):
         from mmpretrain.registry import DATASETS, TRANSFORMS
