@@ -186,7 +186,14 @@ def test_voc_config_is_the_published_recipe():
 def test_generated_config_keeps_the_recam_settings():
     voc, gen = _cfg('recam_r50_voc.py'), _cfg('recam_r18_gen.py')
     assert gen.model.head == dict(voc.model.head, in_channels=512)
-    assert gen.optim_wrapper == voc.optim_wrapper
+    # the same param groups (W_s at 10x); the optimizer that trains W_s in
+    # the generated data's 75 steps (the config says why) ...
+    assert gen.optim_wrapper.paramwise_cfg == voc.optim_wrapper.paramwise_cfg
+    assert (gen.optim_wrapper.optimizer.lr,
+            gen.optim_wrapper.optimizer.momentum) == (2e-2, 0.9)
+    # ... and the reference's in the named variant
+    ref = _cfg('recam_r18_gen_m1e-4.py')
+    assert ref.optim_wrapper == voc.optim_wrapper
     assert gen.load_from == 'work_dirs/cam_r18_gen/epoch_15.pth'
     assert gen.model.backbone.depth == 18
     assert gen.train_dataloader.dataset.data_root != \
