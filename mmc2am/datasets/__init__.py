@@ -3,12 +3,13 @@ from .irn_affinity_dataset import IRNAffinityDataset, IRNRandomRescale
 from .irn_cls_labels import load_irn_cls_labels
 from .pseudo_mask_dataset import PseudoMaskDataset
 from .samplers import TotalBatchSampler
-from .transforms import IRNRandomCrop
+from .transforms import EraseObjects, IRNRandomCrop
 from .voc_cls_dataset import VOCImageLevelDataset
 from .voc_generator import generate_voc_dataset
 
 __all__ = [
-    'CAMFileDataset', 'generate_voc_dataset', 'IRNAffinityDataset', 'IRNRandomCrop',
+    'CAMFileDataset', 'EraseObjects', 'generate_voc_dataset',
+    'IRNAffinityDataset', 'IRNRandomCrop',
     'IRNRandomRescale', 'load_irn_cls_labels', 'PseudoMaskDataset',
     'TotalBatchSampler', 'VOCImageLevelDataset'
 ]
