@@ -234,26 +234,39 @@ def test_options():
     assert bd.seed_dir('/w', 0.5, 2) == '/w/p0.5/seed2'
 
 
-def test_schedule_runs_crf_of_the_best_forms_after_all_seeds(
-        tmp_path, monkeypatch, capsys):
-    """The scheduler, with every stage replaced by writing its metrics."""
-    order = []
-    score = dict(cam_r18_gen=30.0, cam_ft_r18_gen=40.0, c2am_r18_gen=45.0,
-                 conta_r18_gen=42.0)
+def _fake_stages(monkeypatch, tmp_path, score, markers=False):
+    """Replace every stage of Bench by writing its test metrics (mIoU
+    ``score[work dir name]``, else 60) and, with ``markers``, its ``.done``
+    file, skipping stages that have one as Bench.run does. Returns the list
+    of ``(name, stage)`` that ran."""
+    ran = []
 
     def fake_run(self, folder, name, stage):
-        order.append((name, stage))
-        if stage.tool == 'test':
-            stem = osp.basename(stage.work_dir)
-            metrics = {'mIoU': score.get(stem, 60.0), 'best_threshold': 0.5}
-            out = tmp_path / folder / stage.work_dir / 'test_metrics.json'
-            _write(out, metrics)
+        done = bd.marker(folder, stage)
+        if not (markers and osp.exists(done)):
+            ran.append((name, stage))
+            if stage.tool == 'test':
+                stem = osp.basename(stage.work_dir)
+                _write(tmp_path / folder / stage.work_dir /
+                       'test_metrics.json',
+                       {'mIoU': score.get(stem, 60.0), 'best_threshold': 0.5})
+            if markers:
+                _write(tmp_path / done, {})
         with self.lock:
             self.done += 1
             self.left -= bd.expected(stage)
 
     monkeypatch.setattr(bd.Bench, 'run', fake_run)
     monkeypatch.setattr(bd.Bench, 'data', lambda self, prob: None)
+    return ran
+
+
+def test_schedule_runs_crf_of_the_best_forms_after_all_seeds(
+        tmp_path, monkeypatch, capsys):
+    """The scheduler, with every stage replaced by writing its metrics."""
+    score = dict(cam_r18_gen=30.0, cam_ft_r18_gen=40.0, c2am_r18_gen=45.0,
+                 conta_r18_gen=42.0)
+    order = _fake_stages(monkeypatch, tmp_path, score)
     args = bd.parse_args([
         '--work-dir', str(tmp_path / 'w'), '--context-probs', '0.5', '0.9',
         '--seeds', '0', '1', '--forms', 'control', 'c2am', 'conta'])
@@ -424,26 +437,9 @@ def test_schedule_with_conta_rounds_skips_the_repeated_crf_stages(
         tmp_path, monkeypatch):
     """Markers as Bench.run writes them: conta's CRF stages run once, in
     round 2, even when conta is one of the best forms."""
-    ran = []
     score = dict(cam_r18_gen=30.0, cam_ft_r18_gen=40.0, conta_r18_gen=42.0,
                  conta_round2=44.0)
-
-    def fake_run(self, folder, name, stage):
-        done = bd.marker(folder, stage)
-        if not osp.exists(done):
-            ran.append(stage)
-            if stage.tool == 'test':
-                stem = osp.basename(stage.work_dir)
-                _write(tmp_path / folder / stage.work_dir /
-                       'test_metrics.json',
-                       {'mIoU': score.get(stem, 60.0), 'best_threshold': 0.5})
-            _write(tmp_path / done, {})
-        with self.lock:
-            self.done += 1
-            self.left -= bd.expected(stage)
-
-    monkeypatch.setattr(bd.Bench, 'run', fake_run)
-    monkeypatch.setattr(bd.Bench, 'data', lambda self, prob: None)
+    ran = _fake_stages(monkeypatch, tmp_path, score, markers=True)
     args = bd.parse_args([
         '--work-dir', str(tmp_path / 'w'), '--context-probs', '0.5',
         '--seeds', '0', '--forms', 'control', 'conta', '--conta-rounds', '2',
