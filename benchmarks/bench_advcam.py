@@ -1,7 +1,7 @@
 """Cost of AdvCAM per image against plain multi-scale CAMs, in one run.
 
 The model is a CAM classifier built from a config (default
-``configs/c2am/advcam_r18_gen.py``: the generated-data ResNet-18, output
+``configs/advcam/advcam_r18_gen.py``: the generated-data ResNet-18, output
 stride 16, 20 classes), random weights with non-negative class weights (so
 the CAMs are alive), eval mode. Each image goes through the test mode one at
 a time (the test configs use batch size 1), with the config's scales and
@@ -21,7 +21,7 @@ passes AdvCAM runs per image. ``advcam_per_class`` must give the same maps as
 ``advcam`` (max abs difference printed).
 
     python benchmarks/bench_advcam.py [--size 64 64] [--images 1]
-        [--classes 2] [--rounds 1] [--config configs/c2am/advcam_r18_gen.py]
+        [--classes 2] [--rounds 1] [--config configs/advcam/advcam_r18_gen.py]
 
 (about 10 min on a shared 2-core CPU with the defaults: AdvCAM costs two
 orders of magnitude more than the CAMs it is compared with)
@@ -54,7 +54,7 @@ def build_model(config, device):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default='configs/c2am/advcam_r18_gen.py')
+    parser.add_argument('--config', default='configs/advcam/advcam_r18_gen.py')
     parser.add_argument('--size', type=int, nargs=2, default=(64, 64))
     parser.add_argument('--images', type=int, default=1)
     parser.add_argument('--classes', type=int, default=2)

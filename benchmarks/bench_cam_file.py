@@ -9,7 +9,7 @@ of the present classes). Compared
 with the same maps as float32 ``.npy`` (``cam`` and ``high_res``, what IRN
 writes, without its pickle overhead), and the float16 round-trip error.
 
-    python benchmarks/bench_cam_file.py [--config configs/c2am/cam_r18_gen.py]
+    python benchmarks/bench_cam_file.py [--config configs/cam/cam_r18_gen.py]
         [--checkpoint CKPT] [--images 8] [--size 375 500]
 """
 import argparse
@@ -38,7 +38,7 @@ def plain_npz_bytes(keys, cam, high_res) -> int:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default='configs/c2am/cam_r18_gen.py')
+    parser.add_argument('--config', default='configs/cam/cam_r18_gen.py')
     parser.add_argument('--checkpoint', default=None,
                         help='trained weights (default: random init)')
     parser.add_argument('--data-root', default=None)

@@ -1,7 +1,7 @@
 """Images per second of CAM inference: the per-scale loop vs what runs.
 
 The model is the project's CAM classifier built from a config (default
-``configs/c2am/cam_r50_voc.py``: IRN's ResNet-50, output stride 16, 20
+``configs/cam/cam_r50_voc.py``: IRN's ResNet-50, output stride 16, 20
 classes), random weights with randomised BatchNorm statistics, eval mode,
 CPU. Each image goes through ``predict_cams`` one at a time (the test
 configs use batch size 1) with IRN's scales (1.0, 0.5, 1.5, 2.0) and flips,
@@ -73,7 +73,7 @@ def denormal_fraction(model, x) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default='configs/c2am/cam_r50_voc.py')
+    parser.add_argument('--config', default='configs/cam/cam_r50_voc.py')
     parser.add_argument('--size', type=int, nargs=2, default=(192, 256))
     parser.add_argument('--images', type=int, default=2)
     parser.add_argument('--rounds', type=int, default=3)

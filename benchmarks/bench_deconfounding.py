@@ -5,15 +5,15 @@ What it measures: the seed mIoU (``SeedMetric`` on the generated ``train``
 split, best background threshold) of classifiers fine-tuned from the same
 plain-CAM start point by
 
-- ``control``: plain fine-tuning (``cam_ft_r18_gen.py``: ``c2am_r18_gen.py``
+- ``control``: plain fine-tuning (``cam_r18_gen_ft.py``: ``c2am_r18_gen.py``
   without the adjustment and without ``GlobalCAMHook``),
 - ``c2am``: C2AM's front-door adjustment (``c2am_r18_gen.py``),
-- ``c2am_spatial``: its spatial form (``c2am_spatial_r18_gen.py``),
+- ``c2am_spatial``: its spatial form (``c2am_r18_gen_spatial.py``),
 - ``conta``: CONTA, one round (``conta_r18_gen.py``; confounder set from the
   start point's CRF pseudo-masks),
 - ``context``: the ``'front_door_context'`` form
-  (``c2am_context_r18_gen.py``),
-- ``erase``: context-only negatives (``cam_erase_r18_gen.py``: the control
+  (``c2am_r18_gen_context.py``),
+- ``erase``: context-only negatives (``cam_r18_gen_erase.py``: the control
   with ``EraseObjects`` in the training pipeline: with probability 0.4 an
   image's objects, by the start point's CRF pseudo-masks grown by 3 px, are
   refilled with its own background and its label emptied), an intervention
@@ -48,7 +48,7 @@ row per form and the start point (plain CAM, 15 epochs, tested with its own
 four scales), and per strength: the seed mIoU, mean +- sample std over the
 seeds (and the mean best threshold); the difference to the control, mean +-
 std of the per-seed differences; and the CRF pseudo-mask mIoU
-(``pseudo_mask_cam_gen.py``'s rule: thresholds from the form's own seed
+(``crf_gen_cam.py``'s rule: thresholds from the form's own seed
 sweep) of the start point and of the best ``--crf-best`` forms of that
 strength by mean seed mIoU (with ``--conta-rounds`` > 1 also of CONTA's
 rounds whose masks fed the next round).
@@ -58,7 +58,7 @@ strength by ``tools/generate_voc.py``) and ``<work-dir>/p<prob>/seed<s>/``,
 one folder per seed, whose ``data`` links to the strength's data and which is
 the current folder of every stage (``tools/train.py`` / ``tools/test.py``),
 so the configs' relative default paths chain (``work_dirs/cam_r18_gen/
-epoch_15.pth``, ``work_dirs/pseudo_mask_cam_gen/masks``, ...). A finished
+epoch_15.pth``, ``work_dirs/crf_gen_cam/masks``, ...). A finished
 stage leaves a ``.done_*`` file in its work dir and is skipped when the
 command is run again (the CRF stages of ``conta`` that round 2 made are
 not rerun when ``conta`` is one of the best forms); a killed training
@@ -78,8 +78,8 @@ Tiny check of the chain (one strength, one seed, 16 train_aug images, 4 + 1
 epochs, two CONTA rounds: the ``conta_r18_gen:`` options reach every round;
 3 min on the loaded 2-core machine)::
 
-    F="cam_ft_r18_gen c2am_r18_gen c2am_spatial_r18_gen conta_r18_gen"
-    F="$F c2am_context_r18_gen cam_erase_r18_gen"
+    F="cam_r18_gen_ft c2am_r18_gen c2am_r18_gen_spatial conta_r18_gen"
+    F="$F c2am_r18_gen_context cam_r18_gen_erase"
     O="cam_r18_gen:train_cfg.max_epochs=4 cam_r18_gen:param_scheduler.end=4"
     for f in $F; do O="$O $f:train_cfg.max_epochs=1 $f:param_scheduler.end=1"
         O="$O $f:load_from=work_dirs/cam_r18_gen/epoch_4.pth"; done
@@ -104,24 +104,24 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mmc2am.utils.config_files import find_config  # noqa: E402
 from mmc2am.utils.io import atomic_open, pick_metric  # noqa: E402
 
-CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 DATA = 'data/gen_voc/VOC2012'  # the generated-data configs' data_root
 START = 'cam_r18_gen.py'  # plain CAM from random init: the start point
 START_TRAINAUG = 'cam_r18_gen_trainaug.py'  # its CAM files of train_aug
-CRF = 'pseudo_mask_cam_gen.py'  # CRF pseudo-masks (thresholds from seeds)
+CRF = 'crf_gen_cam.py'  # CRF pseudo-masks (thresholds from seeds)
 # the form whose test scales and fine-tuning epochs every form gets
 REFERENCE = 'c2am_r18_gen.py'
 
 # form: (training config, row label)
 FORMS: Dict[str, Tuple[str, str]] = {
-    'control': ('cam_ft_r18_gen.py', 'control (plain fine-tuning)'),
+    'control': ('cam_r18_gen_ft.py', 'control (plain fine-tuning)'),
     'c2am': ('c2am_r18_gen.py', 'C2AM'),
-    'c2am_spatial': ('c2am_spatial_r18_gen.py', 'C2AM spatial'),
+    'c2am_spatial': ('c2am_r18_gen_spatial.py', 'C2AM spatial'),
     'conta': ('conta_r18_gen.py', 'CONTA'),
-    'context': ('c2am_context_r18_gen.py', 'C2AM context'),
-    'erase': ('cam_erase_r18_gen.py', 'erase (context-only negatives)'),
+    'context': ('c2am_r18_gen_context.py', 'C2AM context'),
+    'erase': ('cam_r18_gen_erase.py', 'erase (context-only negatives)'),
 }
 CONTA = FORMS['conta'][0]
 
@@ -156,7 +156,7 @@ def _stem(config: str) -> str:
 @lru_cache(maxsize=None)
 def _load(config: str):
     from mmengine.config import Config
-    return Config.fromfile(osp.join(CONFIGS, config),
+    return Config.fromfile(find_config(config),
                            import_custom_modules=False)
 
 
@@ -321,10 +321,10 @@ def seed_dir(work: str, prob: float, seed: int) -> str:
 # phase, ('trainaug', '*') / ('crf', '*').
 EXPECTED = {
     ('train', 'cam_r18_gen'): 116, ('test', 'cam_r18_gen'): 11,
-    ('test', 'cam_r18_gen_trainaug'): 31, ('test', 'pseudo_mask_cam_gen'): 9,
-    ('train', 'cam_ft_r18_gen'): 45, ('train', 'c2am_r18_gen'): 99,
-    ('train', 'c2am_spatial_r18_gen'): 91, ('train', 'conta_r18_gen'): 55,
-    ('train', 'c2am_context_r18_gen'): 50, ('train', 'cam_erase_r18_gen'): 50,
+    ('test', 'cam_r18_gen_trainaug'): 31, ('test', 'crf_gen_cam'): 9,
+    ('train', 'cam_r18_gen_ft'): 45, ('train', 'c2am_r18_gen'): 99,
+    ('train', 'c2am_r18_gen_spatial'): 91, ('train', 'conta_r18_gen'): 55,
+    ('train', 'c2am_r18_gen_context'): 50, ('train', 'cam_r18_gen_erase'): 50,
     ('trainaug', '*'): 60, ('crf', '*'): 9,
 }
 
@@ -460,7 +460,7 @@ class Bench:
             with open(osp.join(folder, stage.ckpt_of, 'last_checkpoint')) as f:
                 ckpt = [f.read().strip()]
         return [sys.executable, osp.join(ROOT, 'tools', f'{stage.tool}.py'),
-                osp.join(CONFIGS, stage.config), *ckpt, *rest]
+                find_config(stage.config), *ckpt, *rest]
 
     def run(self, folder: str, name: str, stage: Stage) -> None:
         label = f'{name} {stage.tool} {osp.basename(stage.work_dir)}'
@@ -739,7 +739,7 @@ def table(result: dict) -> str:
         '(SeedMetric, train split) at the best background threshold (mean '
         't* in brackets); "vs control": mean +- std of the per-seed '
         'differences to the control; CRF mIoU: CRF pseudo-masks '
-        '(pseudo_mask_cam_gen.py\'s rule, thresholds from the row\'s own '
+        '(crf_gen_cam.py\'s rule, thresholds from the row\'s own '
         f'seeds) of the start point and the best {s["crf_best"]} forms of '
         'each strength by mean seed mIoU.',
         f'Fine-tuning: {s["fine_tuning_epochs"]} epochs from the start '

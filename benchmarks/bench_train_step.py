@@ -12,7 +12,7 @@ rotates every round), median of ``--steps`` steps after ``--warmup``:
   lr / momentum / weight decay read from the config. The batch arrives as
   one uint8 (B, 3, H, W) tensor (what a plain ``DataLoader`` collates) and
   is moved to the device and normalised there, inside the timed step.
-- ``mmc2am ...``: ``CAMClassifier`` built from ``configs/c2am/cam_r50_voc.py``
+- ``mmc2am ...``: ``CAMClassifier`` built from ``configs/cam/cam_r50_voc.py``
   (``backbone.init_cfg=None``: no download), its optimizer wrapper built
   from the config's ``optim_wrapper`` by ``build_optim_wrapper`` (with AMP:
   ``type='AmpOptimWrapper', loss_scale='dynamic'``, as ``tools/train.py
@@ -81,7 +81,7 @@ import mmc2am  # noqa: E402,F401
 # import it yet)
 import mmc2am.engine.optimizers  # noqa: E402,F401
 
-CONFIG = os.path.join(ROOT, 'configs/c2am/cam_r50_voc.py')
+CONFIG = os.path.join(ROOT, 'configs/cam/cam_r50_voc.py')
 NUM_CLASSES = 20
 
 

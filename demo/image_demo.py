@@ -8,7 +8,7 @@ Usage::
         [--batch-size 1] [--device cpu] [--show]
 
 ``IMG`` is an image file or a folder of images; ``CONFIG`` a classifier
-config file or a config name of ``configs/c2am`` (e.g. ``voc_r50``). Writes
+config file or a config name of ``configs/c2am`` (e.g. ``c2am_r50_voc``). Writes
 into ``--out-dir`` the pictures ``vis/<name>.png`` (image | CAM of each class
 | seed), the seed masks ``seeds/<name>.png``, with ``--pseudo-mask`` the CRF
 pseudo-masks ``pseudo_masks/<name>.png`` (VOC palette PNGs of the label ids,

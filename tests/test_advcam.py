@@ -22,9 +22,9 @@ from mmc2am.cam.advcam import (
 )
 from mmc2am.evaluation.metrics.seed_metric import SeedMetric
 from mmc2am.models.heads import CausalCAMHead
+from mmc2am.utils import find_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 NUM_CLASSES = 4
 
 
@@ -317,7 +317,7 @@ PUBLISHED = dict(mode='advcam', adv_iter=27, ad_coeff=7.0, ad_stepsize=0.08,
     ('advcam_r18_gen.py', 'cam_r18_gen.py'),
 ])
 def test_configs_are_the_published_test_mode(name, base):
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg = Config.fromfile(find_config(name))
     cfg.merge_from_dict({'model.backbone.init_cfg': None})
     test_cfg = cfg.model.test_cfg
     for key, value in PUBLISHED.items():
@@ -331,7 +331,7 @@ def test_configs_are_the_published_test_mode(name, base):
     opts = {k: v for k, v in test_cfg.items() if k not in ('mode', 'cam_dir')}
     inspect.signature(predict_advcams).bind(None, None, None, **opts)
     # the classifier and the data are the CAM config's
-    base_cfg = Config.fromfile(osp.join(CONFIGS, base))
+    base_cfg = Config.fromfile(find_config(base))
     base_cfg.merge_from_dict({'model.backbone.init_cfg': None})
     assert cfg.model.backbone == base_cfg.model.backbone
     assert cfg.model.head == base_cfg.model.head

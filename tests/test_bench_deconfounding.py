@@ -8,8 +8,9 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from mmc2am.utils import find_config
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(REPO, 'configs', 'c2am')
 
 
 def _module():
@@ -25,7 +26,7 @@ bd = _module()
 
 
 def _cfg(name):
-    return Config.fromfile(osp.join(CONFIGS, name),
+    return Config.fromfile(find_config(name),
                            import_custom_modules=False)
 
 
@@ -50,13 +51,13 @@ def test_stages_of_one_strength_and_seed():
     forms = list(bd.FORMS)
     stages = bd.sequence(2, forms, '5e-3')
     for s in stages:
-        assert osp.isfile(osp.join(CONFIGS, s.config)), s.config
+        assert osp.isfile(find_config(s.config)), s.config
         if s.config != bd.CRF:
             assert 'randomness.seed=2' in s.opts, s
     # the start point: plain CAM, its seeds, its CAM files, its CRF masks
     assert [(s.tool, s.config) for s in stages[:4]] == [
         ('train', 'cam_r18_gen.py'), ('test', 'cam_r18_gen.py'),
-        ('test', 'cam_r18_gen_trainaug.py'), ('test', 'pseudo_mask_cam_gen.py')]
+        ('test', 'cam_r18_gen_trainaug.py'), ('test', 'crf_gen_cam.py')]
     assert stages[1].ckpt_of == stages[2].ckpt_of == stages[0].work_dir
     # CONTA's confounder set is built from the start point's CRF masks
     conta = _cfg('conta_r18_gen.py').custom_hooks[0].mask_dir
@@ -94,10 +95,10 @@ def test_stages_of_one_strength_and_seed():
         'model.test_cfg.scales=(1.0,0.5,1.5,2.0,2.5,3.0)']
     assert len(_cfg('conta_r18_gen.py').model.test_cfg.scales) == 4
     # the control is plain fine-tuning; the context form has no global CAM
-    control = _cfg('cam_ft_r18_gen.py')
+    control = _cfg('cam_r18_gen_ft.py')
     assert control.model.head.adjustment is None
     assert not control.get('custom_hooks')
-    context = _cfg('c2am_context_r18_gen.py')
+    context = _cfg('c2am_r18_gen_context.py')
     assert context.model.head.adjustment == 'front_door_context'
     # --lr config: each config's own lr
     for s in bd.sequence(0, forms, 'config'):
@@ -116,8 +117,8 @@ def test_crf_stages_of_a_form():
         'work_dirs/conta_trainaug')
     assert 'model.test_cfg.scales=(1.0,0.5,1.5,2.0,2.5,3.0)' in cams.opts
     assert (masks.tool, masks.config, masks.work_dir) == (
-        'test', 'pseudo_mask_cam_gen.py', 'work_dirs/pseudo_mask_conta')
-    crf = _merged('pseudo_mask_cam_gen.py', masks.opts)
+        'test', 'crf_gen_cam.py', 'work_dirs/pseudo_mask_conta')
+    crf = _merged('crf_gen_cam.py', masks.opts)
     assert crf.test_dataloader.dataset.cam_dir == \
         'work_dirs/conta_trainaug/cams'
     assert crf.test_dataloader.dataset.out_dir == \
@@ -138,7 +139,7 @@ def test_table_from_test_metrics(tmp_path):
     seed_miou = {  # per row, per seed
         'start': [30.0, 32.0, 34.0], 'control': [40.0, 41.0, 42.0],
         'c2am': [43.0, 43.0, 46.0], 'conta': [39.0, 40.0, 41.0]}
-    dirs = dict(start='cam_r18_gen', control='cam_ft_r18_gen',
+    dirs = dict(start='cam_r18_gen', control='cam_r18_gen_ft',
                 c2am='c2am_r18_gen', conta='conta_r18_gen')
     for s in seeds:
         wd = tmp_path / 'p0.8' / f'seed{s}' / 'work_dirs'
@@ -147,7 +148,7 @@ def test_table_from_test_metrics(tmp_path):
             _write(wd / d / 'test_metrics.json', {
                 'seed/mIoU' if s == 1 else 'mIoU': seed_miou[row][s],
                 'aAcc': 70.0, 'best_threshold': 0.5 + 0.01 * s})
-        _write(wd / 'pseudo_mask_cam_gen' / 'test_metrics.json',
+        _write(wd / 'crf_gen_cam' / 'test_metrics.json',
                {'num_images': 240, 'mIoU': 50.0 + s, 'aAcc': 80.0})
         _write(wd / 'pseudo_mask_c2am' / 'test_metrics.json',
                {'mIoU': 60.0 + s})
@@ -264,7 +265,7 @@ def _fake_stages(monkeypatch, tmp_path, score, markers=False):
 def test_schedule_runs_crf_of_the_best_forms_after_all_seeds(
         tmp_path, monkeypatch, capsys):
     """The scheduler, with every stage replaced by writing its metrics."""
-    score = dict(cam_r18_gen=30.0, cam_ft_r18_gen=40.0, c2am_r18_gen=45.0,
+    score = dict(cam_r18_gen=30.0, cam_r18_gen_ft=40.0, c2am_r18_gen=45.0,
                  conta_r18_gen=42.0)
     order = _fake_stages(monkeypatch, tmp_path, score)
     args = bd.parse_args([
@@ -297,7 +298,7 @@ def test_erase_form_uses_the_start_points_crf_masks():
     assert crf.config == bd.CRF
     train, test = stages[-2:]
     assert (train.tool, train.config, test.tool) == (
-        'train', 'cam_erase_r18_gen.py', 'test')
+        'train', 'cam_r18_gen_erase.py', 'test')
     cfg = _merged(train.config, train.opts)
     pipe = cfg.train_dataloader.dataset.pipeline
     assert pipe[0].type == 'LoadImageFromFile'
@@ -306,10 +307,10 @@ def test_erase_form_uses_the_start_points_crf_masks():
     assert pipe[1].mask_dir == osp.join(crf.work_dir, 'masks') == \
         _cfg(bd.CRF).test_dataloader.dataset.out_dir
     # nothing to match: C2AM's test scales and epochs already
-    assert bd.matching('cam_erase_r18_gen.py') == ((), (), ())
+    assert bd.matching('cam_r18_gen_erase.py') == ((), (), ())
     assert _opt(train, 'optim_wrapper.optimizer.lr') == [
         'optim_wrapper.optimizer.lr=5e-3']
-    assert bd.expected(train) == bd.EXPECTED[('train', 'cam_erase_r18_gen')]
+    assert bd.expected(train) == bd.EXPECTED[('train', 'cam_r18_gen_erase')]
 
 
 def test_conta_rounds_stages():
@@ -321,14 +322,14 @@ def test_conta_rounds_stages():
     assert [(s.tool, s.config, s.work_dir, s.ckpt_of) for s in rounds] == [
         ('test', 'conta_r18_gen.py', 'work_dirs/conta_trainaug',
          'work_dirs/conta_r18_gen'),
-        ('test', 'pseudo_mask_cam_gen.py', 'work_dirs/pseudo_mask_conta',
+        ('test', 'crf_gen_cam.py', 'work_dirs/pseudo_mask_conta',
          None),
         ('train', 'conta_r18_gen.py', 'work_dirs/conta_round2', None),
         ('test', 'conta_r18_gen.py', 'work_dirs/conta_round2',
          'work_dirs/conta_round2'),
         ('test', 'conta_r18_gen.py', 'work_dirs/conta_round2_trainaug',
          'work_dirs/conta_round2'),
-        ('test', 'pseudo_mask_cam_gen.py',
+        ('test', 'crf_gen_cam.py',
          'work_dirs/pseudo_mask_conta_round2', None),
         ('train', 'conta_r18_gen.py', 'work_dirs/conta_round3', None),
         ('test', 'conta_r18_gen.py', 'work_dirs/conta_round3',
@@ -338,7 +339,7 @@ def test_conta_rounds_stages():
     # marker: whichever runs first, the other is skipped)
     assert rounds[:2] == bd.crf_stages(1, 'conta')
     # round 3's CAM files and masks: round 2's classifier and seed sweep
-    crf = _merged('pseudo_mask_cam_gen.py', rounds[5].opts)
+    crf = _merged('crf_gen_cam.py', rounds[5].opts)
     assert crf.test_dataloader.dataset.cam_dir == \
         'work_dirs/conta_round2_trainaug/cams'
     assert crf.test_dataloader.dataset.out_dir == \
@@ -390,15 +391,15 @@ def test_conta_rounds_stages():
 def test_table_rows_of_conta_rounds(tmp_path):
     forms = ['control', 'conta', 'erase']
     seeds = [0, 1]
-    seed_miou = {'cam_r18_gen': 30.0, 'cam_ft_r18_gen': 40.0,
+    seed_miou = {'cam_r18_gen': 30.0, 'cam_r18_gen_ft': 40.0,
                  'conta_r18_gen': 41.0, 'conta_round2': 43.0,
-                 'conta_round3': 44.0, 'cam_erase_r18_gen': 47.0}
+                 'conta_round3': 44.0, 'cam_r18_gen_erase': 47.0}
     for s in seeds:
         wd = tmp_path / 'p0.8' / f'seed{s}' / 'work_dirs'
         for d, v in seed_miou.items():
             _write(wd / d / 'test_metrics.json',
                    {'mIoU': v + s, 'best_threshold': 0.5})
-        for d, v in (('pseudo_mask_cam_gen', 50.0),
+        for d, v in (('crf_gen_cam', 50.0),
                      ('pseudo_mask_conta', 52.0),
                      ('pseudo_mask_conta_round2', 53.0)):
             _write(wd / d / 'test_metrics.json', {'mIoU': v})
@@ -437,7 +438,7 @@ def test_schedule_with_conta_rounds_skips_the_repeated_crf_stages(
         tmp_path, monkeypatch):
     """Markers as Bench.run writes them: conta's CRF stages run once, in
     round 2, even when conta is one of the best forms."""
-    score = dict(cam_r18_gen=30.0, cam_ft_r18_gen=40.0, conta_r18_gen=42.0,
+    score = dict(cam_r18_gen=30.0, cam_r18_gen_ft=40.0, conta_r18_gen=42.0,
                  conta_round2=44.0)
     ran = _fake_stages(monkeypatch, tmp_path, score, markers=True)
     args = bd.parse_args([

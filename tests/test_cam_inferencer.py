@@ -21,10 +21,11 @@ from mmc2am.apis import CAMInferencer
 from mmc2am.cam import cam_file_path, load_cam_file
 from mmc2am.cam.pseudo_mask import cam_to_pseudo_mask, load_label_png
 from mmc2am.datasets.voc_generator import VOC_CLASSES
+from mmc2am.utils import find_config
 from mmc2am.visualization.cam_visualizer import seed_from_cams
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'c2am', 'cam_r18_gen.py')
+CONFIG = find_config('cam_r18_gen.py')
 NUM_IMAGES = 4  # of VOC `train`, the seed stage's test split
 THRESHOLDS = (0.1, 0.3, 0.5)
 

@@ -343,20 +343,19 @@ def test_context_needs_labels_not_global_cam(context_data):
 
 
 @pytest.mark.parametrize('name,adjustment', [
-    ('c2am_context_r18_gen.py', 'front_door_context'),
-    ('cam_ft_r18_gen.py', None),
+    ('c2am_r18_gen_context.py', 'front_door_context'),
+    ('cam_r18_gen_ft.py', None),
 ])
 def test_context_and_control_configs_build(name, adjustment):
-    import os.path as osp
 
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
 
-    root = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                    'configs', 'c2am')
-    cfg = Config.fromfile(osp.join(root, name))
-    base = Config.fromfile(osp.join(root, 'c2am_r18_gen.py'))
+    from mmc2am.utils import find_config
+
+    cfg = Config.fromfile(find_config(name))
+    base = Config.fromfile(find_config('c2am_r18_gen.py'))
     assert cfg.get('custom_hooks', []) == []  # no GlobalCAMHook
     assert tuple(cfg.model.test_cfg.scales) == tuple(
         base.model.test_cfg.scales)

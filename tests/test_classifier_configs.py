@@ -14,9 +14,9 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import mmc2am  # noqa: F401
+from mmc2am.utils import find_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 # what `tools/train.py CONFIG --cfg-options model.backbone.init_cfg=None` does
 NO_PRETRAINED = {'model.backbone.init_cfg': None}
 
@@ -26,15 +26,15 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _cfg(name, options=NO_PRETRAINED):
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg = Config.fromfile(find_config(name))
     cfg.merge_from_dict(dict(options))
     return cfg
 
 
 @pytest.mark.parametrize('name,adjustment', [
     ('cam_r50_voc.py', None),
-    ('voc_r50.py', 'front_door'),
-    ('voc_r50_spatial.py', 'front_door_spatial'),
+    ('c2am_r50_voc.py', 'front_door'),
+    ('c2am_r50_voc_spatial.py', 'front_door_spatial'),
 ])
 def test_real_configs_build(name, adjustment):
     cfg = _cfg(name)
@@ -61,7 +61,7 @@ def test_real_configs_build(name, adjustment):
         assert cfg.train_cfg.max_epochs == 5 and cfg.param_scheduler.end == 5
         assert cfg.get('custom_hooks') is None
         # the real config keeps the pretrained init for users
-        raw = Config.fromfile(osp.join(CONFIGS, name))
+        raw = Config.fromfile(find_config(name))
         assert raw.model.backbone.init_cfg.checkpoint == 'torchvision://resnet50'
     else:
         assert cfg.optim_wrapper.optimizer.lr == 5e-4
@@ -72,7 +72,7 @@ def test_real_configs_build(name, adjustment):
 
 def test_head_lr_is_ten_times_the_backbone_lr():
     from mmengine.optim import build_optim_wrapper
-    cfg = _cfg('voc_r50.py')
+    cfg = _cfg('c2am_r50_voc.py')
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)

@@ -19,10 +19,10 @@ import mmc2am  # noqa: F401  (registers the components)
 from mmc2am.engine import ConfounderSetHook
 from mmc2am.engine.hooks.confounder_set_hook import nearest_indices
 from mmc2am.models.heads import CONTAHead
+from mmc2am.utils import find_config
 from mmc2am.utils.mask_files import save_label_png
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
 STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
 
@@ -317,7 +317,7 @@ def test_hook_before_training_and_checkpoint(voc_root, tmp_path):
 # (c) the configs
 # ---------------------------------------------------------------------- #
 def _cfg(name):
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg = Config.fromfile(find_config(name))
     cfg.merge_from_dict({'model.backbone.init_cfg': None})
     return cfg
 
@@ -350,8 +350,8 @@ def test_generated_config_keeps_the_voc_settings():
     assert gen.train_cfg.max_epochs == voc.train_cfg.max_epochs == 5
     assert voc.load_from == 'work_dirs/cam_r50_voc/epoch_5.pth'
     assert gen.load_from == 'work_dirs/cam_r18_gen/epoch_15.pth'
-    assert voc.custom_hooks[0].mask_dir == 'work_dirs/irn_cam_r50_voc/masks'
+    assert voc.custom_hooks[0].mask_dir == 'work_dirs/irn_r50_voc_cam/masks'
     assert gen.custom_hooks[0].mask_dir == \
-        'work_dirs/pseudo_mask_cam_gen/masks'
-    raw = Config.fromfile(osp.join(CONFIGS, 'conta_r50_voc.py'))
+        'work_dirs/crf_gen_cam/masks'
+    raw = Config.fromfile(find_config('conta_r50_voc.py'))
     assert raw.model.backbone.init_cfg is None  # starts from load_from

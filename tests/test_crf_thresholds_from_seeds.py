@@ -7,6 +7,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmc2am.utils import find_config
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -71,12 +73,11 @@ def test_generated_configs_read_their_seed_stage(tmp_path, monkeypatch):
     """The configs' relative path, from the work folder of the pipeline."""
     monkeypatch.chdir(tmp_path)
     for method, cls in (('cam', 'cam_r18_gen'), ('c2am', 'c2am_r18_gen'),
-                        ('c2am_spatial', 'c2am_spatial_r18_gen')):
+                        ('c2am_spatial', 'c2am_r18_gen_spatial')):
         work = tmp_path / 'work_dirs' / cls
         work.mkdir(parents=True)
         (work / 'test_metrics.json').write_text(
             json.dumps({'best_threshold': 0.57}))
-        cfg = Config.fromfile(osp.join(
-            REPO, 'configs', 'c2am', f'pseudo_mask_{method}_gen.py'))
+        cfg = Config.fromfile(find_config(f'crf_gen_{method}.py'))
         model = _build(**{k: v for k, v in cfg.model.items() if k != 'type'})
         assert (model.t_fg, model.t_bg) == pytest.approx((0.57, 0.47))

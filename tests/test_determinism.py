@@ -30,7 +30,7 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools/train.py')
-CAM_CONFIG = osp.join(ROOT, 'configs/c2am/cam_r18_gen.py')
+CAM_CONFIG = osp.join(ROOT, 'configs/cam/cam_r18_gen.py')
 C2AM_CONFIG = osp.join(ROOT, 'configs/c2am/c2am_r18_gen.py')
 # The demo's data options (tools/run_pipeline.py's defaults), shrunk: 8
 # train + 4 aug images (trainaug: 12, the classifiers' training set), 4 val.

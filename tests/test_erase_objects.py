@@ -1,5 +1,5 @@
 """EraseObjects (issue 17, form "erase"): what it erases and keeps, its
-errors, and cam_erase_r18_gen.py through the real dataset pipeline."""
+errors, and cam_r18_gen_erase.py through the real dataset pipeline."""
 import os.path as osp
 import shutil
 
@@ -13,10 +13,10 @@ from mmengine.runner import Runner
 
 import mmc2am  # noqa: F401  (registers the transform)
 from mmc2am.datasets.transforms import EraseObjects
+from mmc2am.utils import find_config
 from mmc2am.utils.mask_files import save_label_png
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 H, W = 24, 28
 OBJECT = (5, 5, 5)  # BGR of the object, no background pixel has it
 
@@ -161,16 +161,16 @@ def test_missing_bad_or_misaligned_mask_is_named(tmp_path, mask_dir):
 # the config
 # ---------------------------------------------------------------------- #
 def _cfg(name):
-    return Config.fromfile(osp.join(CONFIGS, name))
+    return Config.fromfile(find_config(name))
 
 
 def test_config_differs_from_the_control_by_the_transform_only():
-    cfg, control = _cfg('cam_erase_r18_gen.py'), _cfg('cam_ft_r18_gen.py')
+    cfg, control = _cfg('cam_r18_gen_erase.py'), _cfg('cam_r18_gen_ft.py')
     pipe = cfg.train_dataloader.dataset.pipeline
     assert pipe[0].type == 'LoadImageFromFile'
     erase = pipe[1]
     assert erase == dict(type='EraseObjects',
-                         mask_dir='work_dirs/pseudo_mask_cam_gen/masks',
+                         mask_dir='work_dirs/crf_gen_cam/masks',
                          prob=0.4, dilate=3, fill='copy')
     assert [pipe[0], *pipe[2:]] == control.train_dataloader.dataset.pipeline
     a, b = cfg.to_dict(), control.to_dict()
@@ -190,7 +190,7 @@ def test_one_training_iteration_through_the_dataset(voc_root, tmp_path):
     masks = tmp_path / 'masks'
     # the generator's masks stand in for the CRF pseudo-masks
     shutil.copytree(osp.join(voc_root, 'SegmentationClassAug'), masks)
-    cfg = _cfg('cam_erase_r18_gen.py')
+    cfg = _cfg('cam_r18_gen_erase.py')
     cfg.work_dir = str(tmp_path / 'work')
     cfg.load_from = None
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

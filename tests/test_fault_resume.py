@@ -31,7 +31,7 @@ from mmc2am.engine.hooks.epoch_seed_hook import EpochSeedHook, epoch_seed
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools/train.py')
-CAM_CONFIG = osp.join(ROOT, 'configs/c2am/cam_r18_gen.py')
+CAM_CONFIG = osp.join(ROOT, 'configs/cam/cam_r18_gen.py')
 C2AM_CONFIG = osp.join(ROOT, 'configs/c2am/c2am_r18_gen.py')
 # Three epochs: a kill right after epoch 1's checkpoint leaves a whole epoch
 # of margin before the run would end by itself.

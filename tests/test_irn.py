@@ -13,9 +13,10 @@ from PIL import Image
 
 import mmc2am  # noqa: F401  (registers the components)
 from mmc2am.cam.path_index import PathIndex
+from mmc2am.utils import find_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-GEN_CONFIG = osp.join(REPO, 'configs/c2am/irn_cam_r18_gen.py')
+GEN_CONFIG = osp.join(REPO, 'configs/irn/irn_r18_gen_cam.py')
 
 
 def build_irnet(**kwargs):
@@ -105,10 +106,10 @@ def test_irnet_loss_equals_irn_index_formulation():
         sum(losses.values()).detach(), expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize('config', ['irn_cam_r50_voc.py', 'irn_c2am_r18_gen.py'])
+@pytest.mark.parametrize('config', ['irn_r50_voc_cam.py', 'irn_r18_gen_c2am.py'])
 def test_configs_build_and_run(config):
     from mmseg.registry import MODELS
-    cfg = Config.fromfile(osp.join(REPO, 'configs/c2am', config))
+    cfg = Config.fromfile(find_config(config))
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
     walk = model.test_cfg
@@ -118,14 +119,14 @@ def test_configs_build_and_run(config):
     assert walk['bg_thr'] == (0.25 if '_cam_' in config else 0.20)
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1, 16, 16)
-    if config == 'irn_cam_r50_voc.py':
+    if config == 'irn_r50_voc_cam.py':
         assert cfg.train_dataloader.batch_size == 32
         assert cfg.train_cfg.max_epochs == 3 and model.path_index.radius == 10
         assert cfg.optim_wrapper.optimizer.lr == 0.1
         assert cfg.optim_wrapper.optimizer.weight_decay == 1e-4
         # the stages chain through their default folders
         assert cfg.train_dataloader.dataset.label_dir == \
-            'work_dirs/pseudo_mask_cam_voc/masks'
+            'work_dirs/crf_voc_cam/masks'
         assert cfg.test_dataloader.dataset.cam_dir == \
             'work_dirs/cam_r50_voc_trainaug/cams'
 

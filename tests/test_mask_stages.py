@@ -19,6 +19,8 @@ import pytest
 from mmengine.registry import DefaultScope
 from mmengine.visualization import Visualizer
 
+from mmc2am.utils import find_config
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FIX = osp.join(REPO, 'tests', 'data', 'mask_stages')
 TEST_TOOL = osp.join(REPO, 'tools', 'test.py')
@@ -27,10 +29,10 @@ TINY_IRNET = ['model.backbone.stem_channels=4',
               'model.backbone.base_channels=4',
               'model.in_channels=[4,4,8,16,32]']
 STAGES = {
-    'crf_cam': ('pseudo_mask_cam_gen.py', None),
-    'crf_c2am': ('pseudo_mask_c2am_gen.py', None),
-    'rw_cam': ('irn_cam_r18_gen.py', 'irnet_tiny.pth'),
-    'rw_c2am': ('irn_c2am_r18_gen.py', 'irnet_tiny.pth'),
+    'crf_cam': ('crf_gen_cam.py', None),
+    'crf_c2am': ('crf_gen_c2am.py', None),
+    'rw_cam': ('irn_r18_gen_cam.py', 'irnet_tiny.pth'),
+    'rw_c2am': ('irn_r18_gen_c2am.py', 'irnet_tiny.pth'),
 }
 
 CRF_THRESHOLDS = {'crf_cam': (0.30, 0.05), 'crf_c2am': (0.375, 0.10)}
@@ -44,7 +46,7 @@ def _ids():
 def stage_args(stage, voc_root, work, *extra):
     """tools/test.py arguments of a stage on the fixture's 9 images."""
     config, ckpt = STAGES[stage]
-    args = [osp.join(REPO, 'configs', 'c2am', config)]
+    args = [find_config(config)]
     if ckpt:
         args.append(osp.join(FIX, ckpt))
     args += ['--work-dir', str(work), '--cfg-options',
@@ -241,7 +243,7 @@ def test_stage_bases_refuse_to_run_without_the_method(config, match):
     from mmseg.registry import MODELS
 
     import mmc2am  # noqa: F401
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'c2am', config))
+    cfg = Config.fromfile(find_config(config))
     init_default_scope('mmseg')
     with pytest.raises(ValueError, match=match):
         MODELS.build(cfg.model)

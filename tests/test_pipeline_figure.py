@@ -16,8 +16,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmc2am.utils import find_config
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(REPO, 'configs', 'c2am')
 
 # one torch thread (tests/conftest.py: the 2 CI cores are shared)
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -57,7 +58,7 @@ def _fake_run(work, voc_root, methods, refine='crf'):
         cls = rp.PRESETS['gen'][method][0]
         cls_dir = osp.join(work, rp.work_dir_of(cls))
         init_default_scope('mmpretrain')
-        model = CLS_MODELS.build(Config.fromfile(osp.join(CONFIGS, cls)).model)
+        model = CLS_MODELS.build(Config.fromfile(find_config(cls)).model)
         _save(model, osp.join(cls_dir, 'epoch_1.pth'),
               dict(dataset_meta=dict(classes=voc['classes'][1:])))
         best = 0.3 + 0.05 * i
@@ -71,7 +72,7 @@ def _fake_run(work, voc_root, methods, refine='crf'):
         with open(osp.join(cls_dir, '20260101_000000', 'seed_sweep.json'),
                   'w') as f:
             json.dump(sweep, f)
-        seg_cfg = Config.fromfile(osp.join(CONFIGS, rp.PRESETS['gen']['seg']))
+        seg_cfg = Config.fromfile(find_config(rp.PRESETS['gen']['seg']))
         init_default_scope('mmseg')
         seg = SEG_MODELS.build(seg_cfg.model)
         _save(seg, osp.join(work, 'work_dirs', f'seg_{method}_{refine}',
@@ -108,7 +109,7 @@ def test_missing_files_are_named_with_their_stage(tmp_path, voc_root):
     (seeds / 'epoch_15.pth').write_bytes(b'')
     with pytest.raises(FileNotFoundError,
                        match=r"seg_cam_irn/last_checkpoint not found: .*"
-                       r"'train deeplabv3plus_r18w32-d16_gen-pseudo'"):
+                       r"'train deeplabv3plus_r18w32-d16_gen_pseudo'"):
         pf.pipeline_figure(str(tmp_path), ['cam'], refine='irn')
     assert not (tmp_path / 'figure.png').exists()
 
@@ -139,7 +140,7 @@ def test_figure_of_a_work_folder(tmp_path, voc_root, capsys):
     # that does not fit it is refused, not loaded into random weights
     seg = rp.PRESETS['gen']['seg']
     (tmp_path / 'work_dirs' / 'seg_cam_crf' / seg).write_text(
-        f'_base_ = {osp.join(CONFIGS, seg)!r}\n'
+        f'_base_ = {find_config(seg)!r}\n'
         'model = dict(decode_head=dict(channels=64))\n')
     with pytest.raises(ValueError, match='iter_2.pth does not fit'):
         pf.pipeline_figure(str(tmp_path), ['cam'], num_images=1)
@@ -152,7 +153,7 @@ def test_images_are_the_first_val_images_with_an_object(voc_root):
     with_object = [
         i for i in ids if np.isin(load_label_png(osp.join(
             voc_root, 'SegmentationClass', i + '.png')), range(1, 255)).any()]
-    images = pf._val_images(voc_root, osp.join(CONFIGS, 'cam_r18_gen.py'), 3)
+    images = pf._val_images(voc_root, find_config('cam_r18_gen.py'), 3)
     assert [im['img_id'] for im in images] == with_object[:3]
     for im in images:
         ids, areas = np.unique(im['gt'][(im['gt'] > 0) & (im['gt'] < 255)],

@@ -12,12 +12,11 @@ from mmengine.registry import init_default_scope
 
 import mmc2am  # noqa: F401  (registers PseudoMaskDataset)
 from mmc2am.cam.pseudo_mask import load_label_png, save_label_png
+from mmc2am.utils import find_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'configs', 'c2am',
-                  'deeplabv3plus_r50-d8_voc12aug-pseudo.py')
-GEN_CONFIG = osp.join(REPO, 'configs', 'c2am',
-                      'deeplabv3plus_r18w32-d16_gen-pseudo.py')
+CONFIG = find_config('deeplabv3plus_r50-d8_voc_pseudo.py')
+GEN_CONFIG = find_config('deeplabv3plus_r18w32-d16_gen_pseudo.py')
 LOAD_ONLY = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

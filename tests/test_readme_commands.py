@@ -78,9 +78,9 @@ def test_stage_by_stage_commands_chain():
 
 @pytest.mark.parametrize('method,configs', [
     ('cam', ('cam_r50_voc.py', 'cam_r50_voc_trainaug.py',
-             'pseudo_mask_cam_voc.py', 'irn_cam_r50_voc.py')),
-    ('c2am', ('voc_r50.py', 'voc_r50_trainaug.py', 'pseudo_mask_c2am_voc.py',
-              'irn_c2am_r50_voc.py')),
+             'crf_voc_cam.py', 'irn_r50_voc_cam.py')),
+    ('c2am', ('c2am_r50_voc.py', 'c2am_r50_voc_trainaug.py', 'crf_voc_c2am.py',
+              'irn_r50_voc_c2am.py')),
 ])
 def test_both_methods_have_their_stage_commands(method, configs):
     used = {osp.basename(argv[0]) for _, *argv in stage_commands()}

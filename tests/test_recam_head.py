@@ -13,9 +13,9 @@ from mmpretrain.structures import DataSample
 
 import mmc2am  # noqa: F401  (registers the components)
 from mmc2am.models.heads import ReCAMHead
+from mmc2am.utils import find_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 
 
 # one torch thread (tests/conftest.py: the 2 CI cores are shared)
@@ -138,7 +138,7 @@ def test_bad_arguments():
 
 
 def _cfg(name):
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg = Config.fromfile(find_config(name))
     cfg.merge_from_dict({'model.backbone.init_cfg': None})
     return cfg
 
@@ -179,7 +179,7 @@ def test_voc_config_is_the_published_recipe():
     assert cfg.load_from == 'work_dirs/cam_r50_voc/epoch_5.pth'
     assert cfg.model.test_cfg.mode == 'cam'
     assert tuple(cfg.model.test_cfg.scales) == (1.0, 0.5, 1.5, 2.0)
-    raw = Config.fromfile(osp.join(CONFIGS, 'recam_r50_voc.py'))
+    raw = Config.fromfile(find_config('recam_r50_voc.py'))
     assert raw.model.backbone.init_cfg is None  # starts from load_from
 
 

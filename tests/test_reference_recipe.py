@@ -16,24 +16,24 @@ from mmpretrain.registry import MODELS
 
 import mmc2am  # noqa: F401
 from mmc2am.datasets.samplers import TotalBatchSampler
+from mmc2am.utils import find_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(ROOT, 'configs', 'c2am')
 NO_PRETRAINED = {'model.backbone.init_cfg': None}
 TRAIN_AUG = 10582  # VOC 2012 train_aug ids
 
 
 def _cfg(name: str) -> Config:
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg = Config.fromfile(find_config(name))
     cfg.merge_from_dict(NO_PRETRAINED)
     return cfg
 
 
 @pytest.mark.parametrize('name,lr,epochs,momentum', [
     ('cam_r50_voc.py', 0.1, 5, 1e-4),
-    ('voc_r50.py', 5e-4, 4, 1e-4),
+    ('c2am_r50_voc.py', 5e-4, 4, 1e-4),
     ('cam_r50_voc_m09.py', 0.1, 5, 0.9),
-    ('voc_r50_m09.py', 5e-4, 4, 0.9),
+    ('c2am_r50_voc_m09.py', 5e-4, 4, 0.9),
 ])
 def test_optimizer_and_poly_schedule(name, lr, epochs, momentum):
     cfg = _cfg(name)
@@ -73,11 +73,11 @@ def test_optimizer_and_poly_schedule(name, lr, epochs, momentum):
 
 
 @pytest.mark.parametrize('name,total', [
-    ('cam_r50_voc.py', 16), ('voc_r50.py', 16), ('irn_r50_voc.py', 32)])
+    ('cam_r50_voc.py', 16), ('c2am_r50_voc.py', 16), ('irn_r50_voc.py', 32)])
 @pytest.mark.parametrize('world_size', [1, 2, 8])
 def test_total_batch_over_processes(name, total, world_size):
     cfg = _cfg(name) if name != 'irn_r50_voc.py' else Config.fromfile(
-        osp.join(CONFIGS, name))
+        find_config(name))
     loader = cfg.train_dataloader
     assert loader.batch_size == total
     assert loader.batch_sampler.type == 'TotalBatchSampler'
@@ -112,7 +112,7 @@ def test_head_keeps_pytorch_default_init():
 
 
 def test_c2am_reference_scales_and_networks():
-    cfg = _cfg('voc_r50.py')
+    cfg = _cfg('c2am_r50_voc.py')
     scales = (1.0, 0.5, 1.5, 2.0, 2.5, 3.0)
     hook = cfg.custom_hooks[0]
     assert tuple(hook.scales) == scales and hook.cam_resolution == 'square'
@@ -122,15 +122,15 @@ def test_c2am_reference_scales_and_networks():
         1.0, 0.5, 1.5, 2.0)
     # the released network: stride 32 and BN training for the fine-tuning,
     # stride 16 for the CAMs
-    os32 = _cfg('voc_r50_os32.py').model.backbone
+    os32 = _cfg('c2am_r50_voc_os32.py').model.backbone
     assert tuple(os32.strides) == (1, 2, 2, 2)
     assert os32.frozen_stages == 0 and not os32.norm_eval
-    assert tuple(_cfg('voc_r50_os32_cam16.py').model.backbone.strides) == (
+    assert tuple(_cfg('c2am_r50_voc_os32_cam16.py').model.backbone.strides) == (
         1, 2, 2, 1)
 
 
 def test_generated_c2am_follows_the_real_c2am_settings():
-    real, gen = _cfg('voc_r50.py'), _cfg('c2am_r18_gen.py')
+    real, gen = _cfg('c2am_r50_voc.py'), _cfg('c2am_r18_gen.py')
     assert gen.model.head.adjustment == real.model.head.adjustment
     assert tuple(gen.model.test_cfg.scales) == tuple(real.model.test_cfg.scales)
     for key in ('type', 'scales', 'flip', 'reduce', 'cam_resolution'):

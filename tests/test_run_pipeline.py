@@ -7,8 +7,9 @@ import re
 import pytest
 from mmengine.config import Config
 
+from mmc2am.utils import find_config
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(REPO, 'configs', 'c2am')
 
 
 def _pipeline():
@@ -23,7 +24,7 @@ rp = _pipeline()
 
 
 def _cfg(name):
-    return Config.fromfile(osp.join(CONFIGS, name))
+    return Config.fromfile(find_config(name))
 
 
 @pytest.mark.parametrize('preset', ['gen', 'voc'])
@@ -36,7 +37,7 @@ def test_stages_chain_through_default_folders(preset, method, refine):
     # a method that trains no classifier (AdvCAM) tests plain CAM's
     trained = [] if rp.TRAINED[method] else [rp.work_dir_of(cam_cls)]
     for s in stages:
-        assert osp.isfile(osp.join(CONFIGS, s.config)), s.config
+        assert osp.isfile(find_config(s.config)), s.config
         if s.ckpt_of is not None:  # a test of an earlier training
             assert s.ckpt_of in trained, s
         if s.tool == 'train':
@@ -182,11 +183,11 @@ def test_graph_and_commands_of_the_cam_started_methods(tmp_path):
     seeds, cam_files = nodes['advcam', 0], nodes['advcam', 1]
     assert pipe.command(seeds)[1:] == [
         osp.join(REPO, 'tools/test.py'),
-        osp.join(CONFIGS, 'advcam_r18_gen.py'), '/x/epoch_15.pth',
+        find_config('advcam_r18_gen.py'), '/x/epoch_15.pth',
         '--work-dir', 'work_dirs/advcam_r18_gen']
     assert pipe.command(cam_files)[1:] == [
         osp.join(REPO, 'tools/test.py'),
-        osp.join(CONFIGS, 'advcam_r18_gen_trainaug.py'), '/x/epoch_15.pth',
+        find_config('advcam_r18_gen_trainaug.py'), '/x/epoch_15.pth',
         '--work-dir', 'work_dirs/advcam_r18_gen_trainaug']
     assert pipe.marker(seeds) == str(
         tmp_path / 'work_dirs' / 'advcam_r18_gen' /
@@ -229,7 +230,7 @@ def test_until_and_the_fixed_threshold_column(tmp_path):
     ns.until, ns.refine = 'masks', ['irn']
     nodes, _ = pipe.graph()
     assert [nodes['cam', i].config for i in range(4, 6)] == [
-        'irn_cam_r18_gen.py'] * 2
+        'irn_r18_gen_cam.py'] * 2
     assert ('cam', 6) not in nodes
     ns.refine = ['crf']
 
@@ -361,20 +362,20 @@ def test_method_settings_live_in_the_configs():
     # and the configs hold the methods' values: on VOC the reference's
     # constants, on the generated data the rule t_fg = t*, t_bg = t* - 0.10
     # of the method's own seed sweep
-    cam, c2am, spatial = (_cfg(f'pseudo_mask_{m}_voc.py').model
+    cam, c2am, spatial = (_cfg(f'crf_voc_{m}.py').model
                           for m in ('cam', 'c2am', 'c2am_spatial'))
     assert (cam.t_fg, cam.t_bg) == (0.30, 0.05)
     assert (c2am.t_fg, c2am.t_bg) == (spatial.t_fg, spatial.t_bg) == \
         (0.375, 0.10)
     for m in ('cam', 'c2am', 'c2am_spatial'):
-        gen = _cfg(f'pseudo_mask_{m}_gen.py').model
+        gen = _cfg(f'crf_gen_{m}.py').model
         assert (gen.t_fg, gen.t_bg) == (None, None)
         assert (gen.thresholds_from_seeds.fg,
                 gen.thresholds_from_seeds.bg) == (0.0, -0.10)
-    for cam, *c2am in (('irn_cam_r50_voc.py', 'irn_c2am_r50_voc.py',
-                        'irn_c2am_spatial_r50_voc.py'),
-                       ('irn_cam_r18_gen.py', 'irn_c2am_r18_gen.py',
-                        'irn_c2am_spatial_r18_gen.py')):
+    for cam, *c2am in (('irn_r50_voc_cam.py', 'irn_r50_voc_c2am.py',
+                        'irn_r50_voc_c2am_spatial.py'),
+                       ('irn_r18_gen_cam.py', 'irn_r18_gen_c2am.py',
+                        'irn_r18_gen_c2am_spatial.py')):
         assert _cfg(cam).model.test_cfg.bg_thr == 0.25
         for c in c2am:
             assert _cfg(c).model.test_cfg.bg_thr == 0.20
@@ -392,14 +393,14 @@ def test_commands(tmp_path):
         '/x/epoch_20.pth')
     cmd = pipe.command(seeds)
     assert cmd[1:] == [osp.join(REPO, 'tools/test.py'),
-                       osp.join(CONFIGS, 'cam_r18_gen.py'), '/x/epoch_20.pth',
+                       find_config('cam_r18_gen.py'), '/x/epoch_20.pth',
                        '--work-dir', 'work_dirs/cam_r18_gen']
     ns.gpus = 8
     crf = rp.stages('gen', 'cam', 'crf')[3]
     assert pipe.command(crf) == [
         'bash', osp.join(REPO, 'tools/dist_test.sh'),
-        osp.join(CONFIGS, 'pseudo_mask_cam_gen.py'), '8', '--work-dir',
-        'work_dirs/pseudo_mask_cam_gen']
+        find_config('crf_gen_cam.py'), '8', '--work-dir',
+        'work_dirs/crf_gen_cam']
 
 
 # Every stage of the generated-data pipeline on tiny data and schedules
@@ -414,12 +415,12 @@ TINY = [
     'cam_r18_gen:train_cfg.max_epochs=4', 'cam_r18_gen:param_scheduler.end=4',
     'c2am_r18_gen:train_cfg.max_epochs=1', 'c2am_r18_gen:param_scheduler.end=1',
     'c2am_r18_gen:load_from=work_dirs/cam_r18_gen/epoch_4.pth',
-    'irn_cam_r18_gen:train_cfg.max_epochs=1',
-    'irn_c2am_r18_gen:train_cfg.max_epochs=1',
-    'deeplabv3plus_r18w32-d16_gen-pseudo:train_cfg.max_iters=2',
-    'deeplabv3plus_r18w32-d16_gen-pseudo:train_cfg.val_interval=2',
-    'deeplabv3plus_r18w32-d16_gen-pseudo:default_hooks.checkpoint.interval=2',
-    'deeplabv3plus_r18w32-d16_gen-pseudo:param_scheduler.0.end=2',
+    'irn_r18_gen_cam:train_cfg.max_epochs=1',
+    'irn_r18_gen_c2am:train_cfg.max_epochs=1',
+    'deeplabv3plus_r18w32-d16_gen_pseudo:train_cfg.max_iters=2',
+    'deeplabv3plus_r18w32-d16_gen_pseudo:train_cfg.val_interval=2',
+    'deeplabv3plus_r18w32-d16_gen_pseudo:default_hooks.checkpoint.interval=2',
+    'deeplabv3plus_r18w32-d16_gen_pseudo:param_scheduler.0.end=2',
 ]
 
 
@@ -442,7 +443,7 @@ def test_whole_pipeline_on_a_tiny_preset(tmp_path):
         seeds = json.loads((tmp_path / 'work_dirs' / cls /
                             'test_metrics.json').read_text())
         params = json.loads(
-            (tmp_path / 'work_dirs' / f'pseudo_mask_{method}_gen' / 'masks' /
+            (tmp_path / 'work_dirs' / f'crf_gen_{method}' / 'masks' /
              '.mask_params.json').read_text())
         assert params['thresholds_from_seeds']['best_threshold'] == \
             pytest.approx(rp.pick_metric(seeds, 'best_threshold'))

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs/c2am/cam_r18_gen.py')
+CONFIG = osp.join(ROOT, 'configs/cam/cam_r18_gen.py')
 
 
 def _train(voc_root, work_dir, epochs, *extra):

@@ -12,8 +12,7 @@ from PIL import Image
 
 import mmc2am  # noqa: F401
 from mmc2am.datasets import VOCImageLevelDataset
-
-CONFIGS = osp.join(osp.dirname(osp.dirname(__file__)), 'configs', 'c2am')
+from mmc2am.utils import find_config
 
 
 def _truth(root, split):
@@ -162,7 +161,7 @@ def test_missing_files_are_named(root):
 
 def test_config_pipelines(voc_root):
     """The generated-data train pipeline crops; the seed pipeline packs masks."""
-    cfg = Config.fromfile(osp.join(CONFIGS, 'cam_r18_gen.py'))
+    cfg = Config.fromfile(find_config('cam_r18_gen.py'))
     train = cfg.train_dataloader.dataset
     train.update(data_root=voc_root, label_cache=None)
     ds = DATASETS.build(train)

@@ -28,16 +28,16 @@ sys.path.insert(0, ROOT)
 
 from mmc2am.utils.io import atomic_open, latest_seed_sweep, seed_miou_at  # noqa: E402
 
-C = 'configs/c2am/'
+C = 'configs/'
 # name: (train config, start recipe or None, extra --cfg-options)
 RECIPES: Dict[str, tuple] = {
-    'cam': (C + 'cam_r18_gen.py', None, []),
-    'cam_m1e-4': (C + 'cam_r18_gen_m1e-4.py', None, []),
-    'c2am': (C + 'c2am_r18_gen.py', 'cam', []),
-    'c2am_m09': (C + 'c2am_r18_gen_m09.py', 'cam', []),
-    'c2am_all': (C + 'c2am_r18_gen.py', 'cam',
+    'cam': (C + 'cam/cam_r18_gen.py', None, []),
+    'cam_m1e-4': (C + 'cam/cam_r18_gen_m1e-4.py', None, []),
+    'c2am': (C + 'c2am/c2am_r18_gen.py', 'cam', []),
+    'c2am_m09': (C + 'c2am/c2am_r18_gen_m09.py', 'cam', []),
+    'c2am_all': (C + 'c2am/c2am_r18_gen.py', 'cam',
                  ['custom_hooks.0.reduce=all']),
-    'c2am_high_res': (C + 'c2am_r18_gen.py', 'cam',
+    'c2am_high_res': (C + 'c2am/c2am_r18_gen.py', 'cam',
                       ['custom_hooks.0.cam_resolution=high_res']),
 }
 

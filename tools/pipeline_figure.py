@@ -47,10 +47,10 @@ import numpy as np
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mmc2am.utils.config_files import find_config  # noqa: E402
 from mmc2am.utils.io import atomic_open, latest_seed_sweep, pick_metric  # noqa: E402
 from mmc2am.utils.mask_files import VOC_PNG_PALETTE, load_label_png  # noqa: E402,E501
 
-CONFIG_DIR = osp.join(ROOT, 'configs', 'c2am')
 COLUMNS = ('image', 'ground truth', 'CAM', 'seed', 'CRF pseudo-mask',
            'segmenter')
 
@@ -122,7 +122,7 @@ def _require(path: str, made_by: str) -> str:
 
 def _stage(tool: str, config: str, work: Optional[str] = None) -> str:
     stem = osp.splitext(config)[0]
-    cmd = f'python tools/{tool}.py configs/c2am/{config}'
+    cmd = f'python tools/{tool}.py {osp.relpath(find_config(config), ROOT)}'
     if tool == 'test':
         cmd += ' <checkpoint>'
     if work is not None:
@@ -187,7 +187,7 @@ def _stage_config(work_dir: str, stage_dir: str, config: str) -> str:
     stage's folder (the run's --cfg-options included; the repository's
     config may have changed since), else the repository's."""
     dumped = osp.join(work_dir, stage_dir, osp.basename(config))
-    return dumped if osp.isfile(dumped) else osp.join(CONFIG_DIR, config)
+    return dumped if osp.isfile(dumped) else find_config(config)
 
 
 def _check_weights(model, checkpoint: str, config: str) -> None:

@@ -14,7 +14,7 @@ method (scales, thresholds, background scores) lives in its configs; this
 script only chooses the configs, and tells the segmenter which masks to
 train on (the generated-data pseudo-mask configs derive their thresholds
 from the method's seed stage, reading its ``test_metrics.json`` from its
-default folder: ``pseudo_mask_cam_gen.py``). The data is
+default folder: ``crf_gen_cam.py``). The data is
 ``<work-dir>/data/...``: generated there (preset ``gen``, with the options
 below; a work folder whose data was made with other options is refused),
 or a link to ``--data-root`` (preset ``voc``).
@@ -63,6 +63,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mmc2am.utils.config_files import find_config  # noqa: E402
 from mmc2am.utils.io import atomic_open, latest_seed_sweep, pick_metric, seed_miou_at  # noqa: E402
 
 # The configs of each preset: per method the classifier (its test mode: the
@@ -73,33 +74,33 @@ PRESETS = {
     'gen': dict(
         data='data/gen_voc/VOC2012',
         cam=('cam_r18_gen.py', 'cam_r18_gen_trainaug.py',
-             'pseudo_mask_cam_gen.py', 'irn_cam_r18_gen.py'),
+             'crf_gen_cam.py', 'irn_r18_gen_cam.py'),
         c2am=('c2am_r18_gen.py', 'c2am_r18_gen_trainaug.py',
-              'pseudo_mask_c2am_gen.py', 'irn_c2am_r18_gen.py'),
-        c2am_spatial=('c2am_spatial_r18_gen.py',
-                      'c2am_spatial_r18_gen_trainaug.py',
-                      'pseudo_mask_c2am_spatial_gen.py',
-                      'irn_c2am_spatial_r18_gen.py'),
+              'crf_gen_c2am.py', 'irn_r18_gen_c2am.py'),
+        c2am_spatial=('c2am_r18_gen_spatial.py',
+                      'c2am_r18_gen_spatial_trainaug.py',
+                      'crf_gen_c2am_spatial.py',
+                      'irn_r18_gen_c2am_spatial.py'),
         recam=('recam_r18_gen.py', 'recam_r18_gen_trainaug.py',
-               'pseudo_mask_recam_gen.py', 'irn_recam_r18_gen.py'),
+               'crf_gen_recam.py', 'irn_r18_gen_recam.py'),
         advcam=('advcam_r18_gen.py', 'advcam_r18_gen_trainaug.py',
-                'pseudo_mask_advcam_gen.py', 'irn_advcam_r18_gen.py'),
-        seg='deeplabv3plus_r18w32-d16_gen-pseudo.py'),
+                'crf_gen_advcam.py', 'irn_r18_gen_advcam.py'),
+        seg='deeplabv3plus_r18w32-d16_gen_pseudo.py'),
     # PASCAL VOC 2012 + SBD (README: data preparation), ResNet-50
     'voc': dict(
         data='data/VOCdevkit/VOC2012',
         cam=('cam_r50_voc.py', 'cam_r50_voc_trainaug.py',
-             'pseudo_mask_cam_voc.py', 'irn_cam_r50_voc.py'),
-        c2am=('voc_r50.py', 'voc_r50_trainaug.py', 'pseudo_mask_c2am_voc.py',
-              'irn_c2am_r50_voc.py'),
-        c2am_spatial=('voc_r50_spatial.py', 'voc_r50_spatial_trainaug.py',
-                      'pseudo_mask_c2am_spatial_voc.py',
-                      'irn_c2am_spatial_r50_voc.py'),
+             'crf_voc_cam.py', 'irn_r50_voc_cam.py'),
+        c2am=('c2am_r50_voc.py', 'c2am_r50_voc_trainaug.py', 'crf_voc_c2am.py',
+              'irn_r50_voc_c2am.py'),
+        c2am_spatial=('c2am_r50_voc_spatial.py', 'c2am_r50_voc_spatial_trainaug.py',
+                      'crf_voc_c2am_spatial.py',
+                      'irn_r50_voc_c2am_spatial.py'),
         recam=('recam_r50_voc.py', 'recam_r50_voc_trainaug.py',
-               'pseudo_mask_recam_voc.py', 'irn_recam_r50_voc.py'),
+               'crf_voc_recam.py', 'irn_r50_voc_recam.py'),
         advcam=('advcam_r50_voc.py', 'advcam_r50_voc_trainaug.py',
-                'pseudo_mask_advcam_voc.py', 'irn_advcam_r50_voc.py'),
-        seg='deeplabv3plus_r50-d8_voc12aug-pseudo.py'),
+                'crf_voc_advcam.py', 'irn_r50_voc_advcam.py'),
+        seg='deeplabv3plus_r50-d8_voc_pseudo.py'),
 }
 METHODS = ('cam', 'c2am', 'c2am_spatial', 'recam', 'advcam')
 DEFAULT_METHODS = ('cam', 'c2am', 'c2am_spatial')  # --methods' default
@@ -110,7 +111,7 @@ NAMES = dict(cam='CAM', c2am='C2AM', c2am_spatial='C2AM spatial',
 # A start method trains its classifier (its stage 0).
 START = dict(c2am='cam', c2am_spatial='cam', recam='cam', advcam='cam')
 # Whether a method trains a classifier of its own; AdvCAM is a test mode of
-# its start method's classifier (configs/c2am/_base_/advcam.py).
+# its start method's classifier (configs/_base_/models/advcam.py).
 TRAINED = dict(cam=True, c2am=True, c2am_spatial=True, recam=True,
                advcam=False)
 
@@ -295,7 +296,7 @@ class Pipeline:
         return osp.join(self.work_dir, *parts)
 
     def command(self, stage: Stage) -> List[str]:
-        config = osp.join(ROOT, 'configs', 'c2am', stage.config)
+        config = find_config(stage.config)
         work = stage.work_dir or work_dir_of(stage.config)
         rest = []
         if stage.tool == 'train' and osp.exists(
@@ -702,16 +703,16 @@ EXPECTED = {
     'gen': {
         ('train', 'cam_r18_gen'): 114, ('test', 'cam_r18_gen'): 11,
         ('test', 'cam_r18_gen_trainaug'): 30,
-        ('test', 'pseudo_mask_cam_gen'): 9,
+        ('test', 'crf_gen_cam'): 9,
         ('train', 'c2am_r18_gen'): 97, ('test', 'c2am_r18_gen'): 19,
         ('test', 'c2am_r18_gen_trainaug'): 65,
-        ('test', 'pseudo_mask_c2am_gen'): 9,
-        ('train', 'c2am_spatial_r18_gen'): 96,
-        ('test', 'c2am_spatial_r18_gen'): 19,
-        ('test', 'c2am_spatial_r18_gen_trainaug'): 63,
-        ('test', 'pseudo_mask_c2am_spatial_gen'): 9,
-        ('train', 'deeplabv3plus_r18w32-d16_gen-pseudo'): 180,
-        ('test', 'deeplabv3plus_r18w32-d16_gen-pseudo'): 6,
+        ('test', 'crf_gen_c2am'): 9,
+        ('train', 'c2am_r18_gen_spatial'): 96,
+        ('test', 'c2am_r18_gen_spatial'): 19,
+        ('test', 'c2am_r18_gen_spatial_trainaug'): 63,
+        ('test', 'crf_gen_c2am_spatial'): 9,
+        ('train', 'deeplabv3plus_r18w32-d16_gen_pseudo'): 180,
+        ('test', 'deeplabv3plus_r18w32-d16_gen_pseudo'): 6,
     },
 }
 

@@ -1,13 +1,13 @@
-# C2AM on the generated data: cam_r18_gen.py fine-tuned with voc_r50.py's
+# C2AM on the generated data: cam_r18_gen.py fine-tuned with c2am_r50_voc.py's
 # C2AM settings (front-door head, GlobalCAMHook with the reference's scales
 # and square maps, SGD lr 5e-4 / 5e-3 with the reference's momentum 1e-4:
 # the fine-tuning starts from trained weights, so the reference optimizer is
 # kept here), from cam_r18_gen's last checkpoint.
 # tests/test_classifier_configs.py checks that these settings stay equal to
-# voc_r50.py's.
-#   python tools/train.py configs/c2am/cam_r18_gen.py    # first
+# c2am_r50_voc.py's.
+#   python tools/train.py configs/cam/cam_r18_gen.py    # first
 #   python tools/train.py configs/c2am/c2am_r18_gen.py
-_base_ = ['./cam_r18_gen.py']
+_base_ = ['../cam/cam_r18_gen.py']
 
 max_epochs = 5
 load_from = 'work_dirs/cam_r18_gen/epoch_15.pth'

@@ -1,4 +1,4 @@
-# voc_r50_trainaug.py for c2am_r18_gen.py (generated data).
+# c2am_r50_voc_trainaug.py for c2am_r18_gen.py (generated data).
 _base_ = ['./c2am_r18_gen.py']
 
 test_dataloader = dict(dataset=dict(

@@ -9,7 +9,7 @@ pseudo-mask, draws the CAM overlay pictures and writes everything into
 ``out_dir``::
 
     from mmc2am.apis import CAMInferencer
-    inferencer = CAMInferencer('configs/c2am/voc_r50.py', 'epoch_4.pth')
+    inferencer = CAMInferencer('configs/c2am/c2am_r50_voc.py', 'epoch_4.pth')
     result = inferencer('my_images/', out_dir='outputs', bg_thr=0.13)
 
 The CAMs are those of the seed stage (``tools/test.py`` with the classifier
@@ -82,7 +82,7 @@ LabelsType = Union[None, Sequence, Mapping[str, Sequence]]
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
                   '.ppm', '.pgm')
 
-# C2AM's confident-label thresholds (configs/c2am/pseudo_mask_c2am_voc.py; IRN's
+# C2AM's confident-label thresholds (configs/crf/crf_voc_c2am.py; IRN's
 # plain CAM uses t_fg=0.30, t_bg=0.05), for ``pseudo_mask=True``.
 DEFAULT_PSEUDO_MASK = dict(t_fg=0.375, t_bg=0.10, mode='crf', crf=None)
 
@@ -98,7 +98,7 @@ class CAMInferencer(BaseInferencer):
 
     Args:
         model (str | Config | dict): A config file, a config name of
-            ``configs/c2am`` (e.g. ``'voc_r50'``) or a config object, whose
+            ``configs/c2am`` (e.g. ``'c2am_r50_voc'``) or a config object, whose
             ``model`` is a CAM classifier (:class:`CAMClassifier`: its
             ``test_step`` in CAM mode gives the CAMs).
         weights (str, optional): Checkpoint (a runner checkpoint or a

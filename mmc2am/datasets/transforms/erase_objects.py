@@ -128,7 +128,7 @@ class EraseObjects(BaseTransform):
 
     The image's pseudo-mask ``<mask_dir>/<img_id>.png`` (VOC palette or grey
     PNG: 0 background, 1..20 classes, 255 ignore; e.g. the CRF pseudo-masks
-    of ``pseudo_mask_cam_gen.py``) gives the object pixels: every pixel that
+    of ``crf_gen_cam.py``) gives the object pixels: every pixel that
     is not background (a class or ignore). They, and every pixel within
     ``dilate`` px (Euclidean) of them, form the hole; the hole is refilled
     from the rest of the image (``fill``), so only the image's

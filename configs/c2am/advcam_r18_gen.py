@@ -1,8 +1,0 @@
-# AdvCAM seeds of the generated-data CAM classifier (cam_r18_gen.py) with
-# the published AdvCAM settings (_base_/advcam.py).
-#   python tools/train.py configs/c2am/cam_r18_gen.py    # first
-#   python tools/test.py configs/c2am/advcam_r18_gen.py \
-#       work_dirs/cam_r18_gen/epoch_15.pth
-_base_ = ['./cam_r18_gen.py', './_base_/advcam.py']
-
-model = dict(test_cfg={{_base_.advcam_test_cfg}})

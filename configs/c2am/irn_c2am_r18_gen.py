@@ -1,9 +1,0 @@
-# irn_c2am_r50_voc.py (C2AM, background score 0.20) on the generated data.
-_base_ = ['./irn_r18_gen.py']
-
-model = dict(test_cfg=dict(bg_thr=0.20))
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/pseudo_mask_c2am_gen/masks'))
-test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/c2am_r18_gen_trainaug/cams',
-    out_dir='work_dirs/irn_c2am_r18_gen/masks'))

@@ -1,9 +1,0 @@
-# irn_cam_r50_voc.py (plain CAM, background score 0.25) on the generated data.
-_base_ = ['./irn_r18_gen.py']
-
-model = dict(test_cfg=dict(bg_thr=0.25))
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/pseudo_mask_cam_gen/masks'))
-test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/cam_r18_gen_trainaug/cams',
-    out_dir='work_dirs/irn_cam_r18_gen/masks'))

@@ -1,0 +1,13 @@
+# IRN for C2AM: IRNet on the CRF masks of crf_voc_c2am.py, random
+# walk with C2AM's background score 0.20.
+#   python tools/train.py configs/irn/irn_r50_voc_c2am.py
+#   python tools/test.py configs/irn/irn_r50_voc_c2am.py \
+#       work_dirs/irn_r50_voc_c2am/epoch_3.pth
+_base_ = ['./irn_r50_voc.py']
+
+model = dict(test_cfg=dict(bg_thr=0.20))
+train_dataloader = dict(
+    dataset=dict(label_dir='work_dirs/crf_voc_c2am/masks'))
+test_dataloader = dict(dataset=dict(
+    cam_dir='work_dirs/c2am_r50_voc_trainaug/cams',
+    out_dir='work_dirs/irn_r50_voc_c2am/masks'))
