@@ -1,7 +1,6 @@
+from .base_cam_head import BaseCAMHead
 from .causal_cam_head import CausalCAMHead
+from .conta_head import CONTAHead
 from .recam_head import ReCAMHead
 
-__all__ = ['CausalCAMHead', 'ReCAMHead']
-from .conta_head import CONTAHead  # noqa: E402
-
-__all__ += ['CONTAHead']
+__all__ = ['BaseCAMHead', 'CausalCAMHead', 'CONTAHead', 'ReCAMHead']

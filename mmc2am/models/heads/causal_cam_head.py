@@ -62,16 +62,15 @@ Computed on the logit map: ``W_c . g_ic = mean_p(a_icp m_icp)`` and
 ``W_c . xbar_j = sum_p u_jp m_jcp / (sum_p u_jp + 1e-5)``, O(B C h w), no
 (B, C, K) tensor. The "batch" is each process's batch under DDP.
 """
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample, label_to_onehot
 from torch import Tensor
+
+from .base_cam_head import BaseCAMHead
 
 ADJUSTMENTS = (None, 'front_door', 'front_door_spatial', 'front_door_context')
 # the adjustments that read the global CAM buffer (need GlobalCAMHook)
@@ -81,7 +80,7 @@ CONTEXT_EPS = 1e-5
 
 
 @MODELS.register_module()
-class CausalCAMHead(MultiLabelClsHead):
+class CausalCAMHead(BaseCAMHead):
     """GAP + 1x1 conv multi-label head with an optional front-door adjustment.
 
     Args:
@@ -103,17 +102,9 @@ class CausalCAMHead(MultiLabelClsHead):
             (no image of it ever activated): its adjusted score is constant.
             Not available with ``'front_door_context'``, whose score needs
             the image labels. Defaults to False.
-        loss (dict, optional): Loss config, called with ``reduction='mean'``
-            over all ``B x C`` elements, which with the default sigmoid
-            cross-entropy equals ``F.multilabel_soft_margin_loss``.
-            None means ``dict(type='CrossEntropyLoss', use_sigmoid=True)``.
-        thr (float, optional): Score threshold for ``pred_label``
-            (see :class:`MultiLabelClsHead`).
-        topk (int, optional): Top-k for ``pred_label``.
-        init_cfg (dict, optional): None keeps PyTorch's default ``Conv2d``
-            initialisation (Kaiming-uniform with ``a=sqrt(5)``), which is what
-            IRN's classifier runs with: its ``nn.Conv2d(2048, 20, 1,
-            bias=False)`` is never re-initialised. Defaults to None.
+        **kwargs: :class:`BaseCAMHead` arguments: ``loss`` (None: the
+            multi-label soft-margin loss), ``thr``, ``topk``, ``init_cfg``
+            (None: IRN's init of ``conv``, PyTorch's default).
     """
 
     def __init__(self,
@@ -122,37 +113,24 @@ class CausalCAMHead(MultiLabelClsHead):
                  adjustment: Optional[str] = None,
                  global_cam_size: int = 128,
                  predict_adjusted: bool = False,
-                 loss: Optional[dict] = None,
-                 thr: Optional[float] = None,
-                 topk: Optional[int] = None,
-                 init_cfg: Optional[dict] = None):
-        if loss is None:
-            loss = dict(type='CrossEntropyLoss', use_sigmoid=True)
-        super().__init__(loss=loss, thr=thr, topk=topk, init_cfg=init_cfg)
-        if adjustment not in ADJUSTMENTS:
-            raise ValueError(f'adjustment must be one of {ADJUSTMENTS}, '
-                             f'got {adjustment!r}')
+                 **kwargs):
+        self.check_choice('adjustment', adjustment, ADJUSTMENTS)
+        if global_cam_size <= 0:
+            raise ValueError('global_cam_size must be > 0')
         if adjustment == 'front_door_context' and predict_adjusted:
             raise ValueError(
                 "predict_adjusted=True is not available with "
                 "adjustment='front_door_context': its score needs the image "
                 'labels, which a prediction does not have')
-        if num_classes <= 0 or global_cam_size <= 0:
-            raise ValueError('num_classes and global_cam_size must be > 0')
-        self.num_classes = num_classes
-        self.in_channels = in_channels
+        super().__init__(num_classes, in_channels, **kwargs)
         self.adjustment = adjustment
         self.global_cam_size = global_cam_size
         self.predict_adjusted = predict_adjusted
-        self.conv = nn.Conv2d(in_channels, num_classes, 1, bias=False)
         # Buffers, not parameters: saved in checkpoints, never trained.
         self.register_buffer(
             'global_cam',
             torch.zeros(num_classes, global_cam_size, global_cam_size))
-        self.register_buffer('global_cam_set', torch.tensor(False))
-        # host copy of the flag: reading the buffer is a device sync, which
-        # would cost every CUDA training step (issue 15)
-        self._global_cam_set = False
+        self.register_flag('global_cam_set')
 
     # ------------------------------------------------------------------ #
     # global CAM
@@ -160,14 +138,7 @@ class CausalCAMHead(MultiLabelClsHead):
     @property
     def has_global_cam(self) -> bool:
         """Whether :meth:`set_global_cam` has filled the buffer."""
-        if not self._global_cam_set:
-            # one read after a state-dict load; True stays cached
-            self._global_cam_set = bool(self.global_cam_set.item())
-        return self._global_cam_set
-
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
-        self._global_cam_set = False  # re-read the loaded buffer
+        return self.flag_is_set('global_cam_set')
 
     @torch.no_grad()
     def set_global_cam(self, global_cam: Union[Tensor, np.ndarray]) -> None:
@@ -179,53 +150,25 @@ class CausalCAMHead(MultiLabelClsHead):
         Args:
             global_cam (Tensor | np.ndarray): (C, H, W) non-negative maps.
         """
-        g = torch.as_tensor(global_cam, dtype=torch.float32)
-        if g.dim() != 3 or g.shape[0] != self.num_classes:
-            raise ValueError(
-                f'global CAM must be ({self.num_classes}, H, W), '
-                f'got {tuple(g.shape)}')
-        if not torch.isfinite(g).all():
-            raise ValueError('global CAM holds NaN or inf values')
+        g = self.checked_tensor(global_cam, 'global CAM',
+                                (self.num_classes, 'H', 'W'))
         S = self.global_cam_size
         if g.shape[1:] != (S, S):
             g = F.interpolate(
                 g[None], size=(S, S), mode='bilinear',
                 align_corners=False)[0]
-        self.global_cam.copy_(g.to(self.global_cam.device))
-        self.global_cam_set.fill_(True)
-        self._global_cam_set = True
+        self.fill_buffers('global_cam_set', global_cam=g)
 
     # ------------------------------------------------------------------ #
-    # forward
+    # scores (pre_logits, forward, cam, loss, predict: BaseCAMHead)
     # ------------------------------------------------------------------ #
-    def pre_logits(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
-        """The last feature map, (B, in_channels, h, w).
-
-        Already pooled features (B, in_channels), as a stock mmpretrain
-        config's ``GlobalAveragePooling`` neck gives, are taken as 1 x 1 maps.
-        """
-        x = feats[-1] if isinstance(feats, (tuple, list)) else feats
-        return x[:, :, None, None] if x.dim() == 2 else x
-
-    def forward(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
-        """Plain logits ``conv1x1(GAP(f))``, (B, C)."""
-        x = self.pre_logits(feats)
-        x = F.adaptive_avg_pool2d(x, 1)
-        return self.conv(x).flatten(1)
-
-    def cam(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
-        """CAMs ``relu(conv1x1(f))``, (B, C, h, w)."""
-        return F.relu(self.conv(self.pre_logits(feats)))
-
     def adjusted_scores(self,
                         feats: Union[Tuple[Tensor], Tensor],
                         target: Optional[Tensor] = None) -> Tensor:
-        """The (B, C) class scores the loss is computed on.
-
-        Args:
-            feats (tuple[Tensor] | Tensor): Backbone features.
-            target (Tensor, optional): (B, C) image labels (> 0 means
-                present); needed by ``'front_door_context'`` only.
+        """The (B, C) class scores the loss is computed on, formed by the
+        adjustment from the backbone features ``feats``; ``target``, the
+        (B, C) image labels (> 0 means present), is needed by
+        ``'front_door_context'`` only.
 
         Raises:
             RuntimeError: ``'front_door'`` or ``'front_door_spatial'`` and no
@@ -233,7 +176,7 @@ class CausalCAMHead(MultiLabelClsHead):
             ValueError: ``'front_door_context'`` without ``target``.
         """
         if self.adjustment is None:
-            return self(feats)
+            return super().adjusted_scores(feats, target)
         if self.adjustment == 'front_door_context':
             if target is None:
                 raise ValueError(
@@ -303,43 +246,13 @@ class CausalCAMHead(MultiLabelClsHead):
         uniform = torch.full_like(g, 1.0 / (g.shape[-1] * g.shape[-2]))
         return torch.where(total > 1e-12, g / total.clamp_min(1e-12), uniform)
 
-    # ------------------------------------------------------------------ #
-    # loss / predict
-    # ------------------------------------------------------------------ #
-    def loss(self, feats: Tuple[Tensor], data_samples: List[DataSample],
-             **kwargs) -> dict:
-        """Loss of the (adjusted) scores against the image labels.
-
-        Args:
-            feats (tuple[Tensor]): Backbone features; the last one is used.
-            data_samples (list[DataSample]): With ``gt_score`` (C,) or
-                ``gt_label`` (class indices).
-
-        Returns:
-            dict[str, Tensor]: ``{'loss': ...}``.
-        """
-        if 'gt_score' in data_samples[0]:
-            target = torch.stack([s.gt_score.float() for s in data_samples])
-        else:
-            target = torch.stack([
-                label_to_onehot(s.gt_label, self.num_classes)
-                for s in data_samples
-            ]).float()
-        scores = self.adjusted_scores(feats, target)
-        # Element-wise mean (no avg_factor): the multilabel soft-margin loss.
-        return dict(loss=self.loss_module(scores, target.to(scores), **kwargs))
-
-    def predict(self,
-                feats: Tuple[Tensor],
-                data_samples: Optional[List[DataSample]] = None
-                ) -> List[DataSample]:
-        """``pred_score`` = sigmoid of the scores (for mAP), ``pred_label``."""
+    def predict_scores(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
+        """The adjusted scores with ``predict_adjusted`` and a set global CAM,
+        else the plain logits."""
         if (self.adjustment in GLOBAL_CAM_ADJUSTMENTS
                 and self.predict_adjusted and self.has_global_cam):
-            scores = self.adjusted_scores(feats)
-        else:
-            scores = self(feats)
-        return self._get_predictions(scores, data_samples)
+            return self.adjusted_scores(feats)
+        return self(feats)
 
     def extra_repr(self) -> str:
         return (f'adjustment={self.adjustment!r}, '

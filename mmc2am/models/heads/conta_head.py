@@ -43,23 +43,23 @@ classifier's) or the per-pixel map whose mean is ``s``,
 in and restored from checkpoints. Without a set the head raises unless
 ``passthrough_without_set=True``, which gives the plain ``W_x x``.
 """
-from typing import List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample, label_to_onehot
 from torch import Tensor
+
+from .base_cam_head import BaseCAMHead
 
 FUSIONS = ('concat', 'add')
 PRIORS = ('uniform', 'frequency')
 
 
 @MODELS.register_module()
-class CONTAHead(MultiLabelClsHead):
+class CONTAHead(BaseCAMHead):
     """GAP + 1x1 conv multi-label head with CONTA's backdoor adjustment.
 
     Args:
@@ -79,13 +79,10 @@ class CONTAHead(MultiLabelClsHead):
             before the ReLU (see the module docstring). Defaults to False.
         passthrough_without_set (bool): Without a confounder set, score with
             ``W_x x`` instead of raising. Defaults to False.
-        loss (dict, optional): None means
-            ``dict(type='CrossEntropyLoss', use_sigmoid=True)`` (mean over
-            ``B x C``: the multi-label soft-margin loss).
-        thr (float, optional): Score threshold for ``pred_label``.
-        topk (int, optional): Top-k for ``pred_label``.
-        init_cfg (dict, optional): None keeps PyTorch's default init of the
-            CAM classifier (IRN's) and ``m_t.py``'s init of the new layers:
+        **kwargs: :class:`BaseCAMHead` arguments: ``loss`` (None: the
+            multi-label soft-margin loss, mean over ``B x C``), ``thr``,
+            ``topk``, ``init_cfg`` (None keeps PyTorch's default init of the
+            CAM classifier, IRN's). The new layers get ``m_t.py``'s init:
             ``W_q, W_k ~ N(0, 0.02)``, ``W_z ~ N(0, 0.01)``, biases 0.
     """
 
@@ -97,32 +94,22 @@ class CONTAHead(MultiLabelClsHead):
                  prior: str = 'uniform',
                  cam_adjusted: bool = False,
                  passthrough_without_set: bool = False,
-                 loss: Optional[dict] = None,
-                 thr: Optional[float] = None,
-                 topk: Optional[int] = None,
-                 init_cfg: Optional[dict] = None):
-        if loss is None:
-            loss = dict(type='CrossEntropyLoss', use_sigmoid=True)
-        super().__init__(loss=loss, thr=thr, topk=topk, init_cfg=init_cfg)
-        if fusion not in FUSIONS:
-            raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
-        if prior not in PRIORS:
-            raise ValueError(f'prior must be one of {PRIORS}, got {prior!r}')
+                 **kwargs):
+        self.check_choice('fusion', fusion, FUSIONS)
+        self.check_choice('prior', prior, PRIORS)
         if embed_channels is None:
             embed_channels = num_classes + 1
-        if num_classes <= 0 or in_channels <= 0 or embed_channels <= 0:
-            raise ValueError('num_classes, in_channels and embed_channels '
-                             'must be > 0')
-        self.num_classes = num_classes
-        self.in_channels = in_channels
+        if embed_channels <= 0:
+            raise ValueError('embed_channels must be > 0')
+        # W_x: IRN's CAM classifier ``conv`` (loaded from the plain-CAM
+        # checkpoint)
+        super().__init__(num_classes, in_channels, **kwargs)
         self.fusion = fusion
         self.embed_channels = embed_channels
         self.prior = prior
         self.cam_adjusted = cam_adjusted
         self.passthrough_without_set = passthrough_without_set
 
-        # W_x: IRN's CAM classifier (loaded from the plain-CAM checkpoint)
-        self.conv = nn.Conv2d(in_channels, num_classes, 1, bias=False)
         # m_t.py's Wy / Wz: the attention projections of x and of d_i
         self.query = nn.Linear(in_channels, embed_channels)
         self.key = nn.Linear(in_channels, embed_channels)
@@ -141,9 +128,7 @@ class CONTAHead(MultiLabelClsHead):
                              torch.zeros(num_classes, in_channels))
         self.register_buffer('confounder_prior',
                              torch.full((num_classes, ), 1.0 / num_classes))
-        self.register_buffer('confounder_set_set', torch.tensor(False))
-        # host copy of the flag: reading the buffer is a device sync
-        self._confounder_set_set = False
+        self.register_flag('confounder_set_set')
 
     # ------------------------------------------------------------------ #
     # confounder set
@@ -151,13 +136,7 @@ class CONTAHead(MultiLabelClsHead):
     @property
     def has_confounder_set(self) -> bool:
         """Whether :meth:`set_confounder_set` has filled the buffer."""
-        if not self._confounder_set_set:
-            self._confounder_set_set = bool(self.confounder_set_set.item())
-        return self._confounder_set_set
-
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
-        self._confounder_set_set = False  # re-read the loaded buffer
+        return self.flag_is_set('confounder_set_set')
 
     @torch.no_grad()
     def set_confounder_set(self,
@@ -173,13 +152,8 @@ class CONTAHead(MultiLabelClsHead):
                 training images holding each class; needed by
                 ``prior='frequency'``, ignored by ``'uniform'``.
         """
-        d = torch.as_tensor(confounder_set, dtype=torch.float32)
-        if d.shape != (self.num_classes, self.in_channels):
-            raise ValueError(
-                f'confounder set must be ({self.num_classes}, '
-                f'{self.in_channels}), got {tuple(d.shape)}')
-        if not torch.isfinite(d).all():
-            raise ValueError('confounder set holds NaN or inf values')
+        d = self.checked_tensor(confounder_set, 'confounder set',
+                                (self.num_classes, self.in_channels))
         if self.prior == 'uniform':
             p = torch.full((self.num_classes, ), 1.0 / self.num_classes)
         else:
@@ -192,10 +166,8 @@ class CONTAHead(MultiLabelClsHead):
                     f'class_counts must be ({self.num_classes},), '
                     f'non-negative, not all zero; got {p.tolist()}')
             p = (p / p.sum()).float()
-        self.confounder_set.copy_(d.to(self.confounder_set.device))
-        self.confounder_prior.copy_(p.to(self.confounder_prior.device))
-        self.confounder_set_set.fill_(True)
-        self._confounder_set_set = True
+        self.fill_buffers('confounder_set_set', confounder_set=d,
+                          confounder_prior=p)
 
     def _check_set(self) -> bool:
         """True if the set is there; False to pass through; else raise."""
@@ -209,13 +181,8 @@ class CONTAHead(MultiLabelClsHead):
             'head.set_confounder_set(), or set passthrough_without_set=True')
 
     # ------------------------------------------------------------------ #
-    # forward
+    # scores (pre_logits, loss, predict: BaseCAMHead)
     # ------------------------------------------------------------------ #
-    def pre_logits(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
-        """The last feature map, (B, K, h, w) (pooled (B, K) as 1 x 1)."""
-        x = feats[-1] if isinstance(feats, (tuple, list)) else feats
-        return x[:, :, None, None] if x.dim() == 2 else x
-
     def attention(self, x: Tensor) -> Tensor:
         """``a = softmax_i((W_q x + b_q) . (W_k d_i + b_k) / sqrt(E))``.
 
@@ -239,7 +206,8 @@ class CONTAHead(MultiLabelClsHead):
         return a @ self.confounder_set.to(x.dtype)
 
     def forward(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
-        """Adjusted class scores ``s``, (B, C)."""
+        """Adjusted class scores ``s``, (B, C): what the loss trains and what
+        is predicted."""
         x = F.adaptive_avg_pool2d(self.pre_logits(feats), 1).flatten(1)
         w = self.conv.weight.flatten(1)  # (C, K)
         if not self._check_set():
@@ -252,43 +220,16 @@ class CONTAHead(MultiLabelClsHead):
     def cam(self, feats: Union[Tuple[Tensor], Tensor]) -> Tensor:
         """CAMs, (B, C, h, w): ``relu(W_x f)``, or with ``cam_adjusted`` the
         per-pixel map whose spatial mean is the adjusted score."""
+        if not self.cam_adjusted or not self._check_set():
+            return super().cam(feats)
         f = self.pre_logits(feats)
         logit_map = self.conv(f)
-        if not self.cam_adjusted or not self._check_set():
-            return F.relu(logit_map)
         z = self.intervention(F.adaptive_avg_pool2d(f, 1).flatten(1))
         if self.fusion == 'add':
             term = z @ self.conv.weight.flatten(1).t()
         else:
             term = self.conf_fc(z)
         return F.relu(logit_map + term[:, :, None, None])
-
-    # ------------------------------------------------------------------ #
-    # loss / predict
-    # ------------------------------------------------------------------ #
-    def loss(self, feats: Tuple[Tensor], data_samples: List[DataSample],
-             **kwargs) -> dict:
-        """Multi-label soft-margin loss of the adjusted scores.
-
-        Returns:
-            dict[str, Tensor]: ``{'loss': ...}``.
-        """
-        scores = self(feats)
-        if 'gt_score' in data_samples[0]:
-            target = torch.stack([s.gt_score.float() for s in data_samples])
-        else:
-            target = torch.stack([
-                label_to_onehot(s.gt_label, self.num_classes)
-                for s in data_samples
-            ]).float()
-        return dict(loss=self.loss_module(scores, target.to(scores), **kwargs))
-
-    def predict(self,
-                feats: Tuple[Tensor],
-                data_samples: Optional[List[DataSample]] = None
-                ) -> List[DataSample]:
-        """``pred_score`` = sigmoid of the adjusted scores, ``pred_label``."""
-        return self._get_predictions(self(feats), data_samples)
 
     def extra_repr(self) -> str:
         return (f'fusion={self.fusion!r}, embed_channels='

@@ -23,13 +23,12 @@ the 1x1 convolution with the element-wise product of the two classifiers'
 weights (``cam_weight='product'``); ``'cls'`` gives the plain classifier's
 CAMs of the fine-tuned model, ``'recam'`` those of ``W_s`` alone.
 """
-from typing import List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample, label_to_onehot
 from torch import Tensor
 
 from .causal_cam_head import CausalCAMHead
@@ -67,9 +66,7 @@ class ReCAMHead(CausalCAMHead):
                  norm_eps: float = 1e-5,
                  **kwargs):
         super().__init__(num_classes, in_channels, **kwargs)
-        if cam_weight not in CAM_WEIGHTS:
-            raise ValueError(f'cam_weight must be one of {CAM_WEIGHTS}, '
-                             f'got {cam_weight!r}')
+        self.check_choice('cam_weight', cam_weight, CAM_WEIGHTS)
         if recam_loss is None:
             recam_loss = dict(type='CrossEntropyLoss', loss_weight=1.0)
         self.cam_weight = cam_weight
@@ -114,15 +111,6 @@ class ReCAMHead(CausalCAMHead):
     # ------------------------------------------------------------------ #
     # loss
     # ------------------------------------------------------------------ #
-    def _targets(self, data_samples: List[DataSample]) -> Tensor:
-        """(B, C) multi-hot image labels."""
-        if 'gt_score' in data_samples[0]:
-            return torch.stack([s.gt_score.float() for s in data_samples])
-        return torch.stack([
-            label_to_onehot(s.gt_label, self.num_classes)
-            for s in data_samples
-        ]).float()
-
     def recam_loss(self, feats: Union[Tuple[Tensor], Tensor],
                    target: Tensor) -> Tuple[Tensor, Tensor]:
         """ReCAM's cross-entropy ``(1/B) sum_b mean_{c in P_b} CE(W_s v, c)``.
@@ -152,22 +140,22 @@ class ReCAMHead(CausalCAMHead):
         acc = (logits.argmax(dim=1) == cls_idx).float().mean().detach()
         return loss, acc
 
-    def loss(self, feats: Tuple[Tensor], data_samples: List[DataSample],
-             **kwargs) -> dict:
+    def loss_by_target(self, feats: Union[Tuple[Tensor], Tensor],
+                       target: Tensor, **kwargs) -> dict:
         """Multi-label loss of the (adjusted) scores plus ReCAM's loss.
 
         Args:
-            feats (tuple[Tensor]): Backbone features; the last one is used.
-            data_samples (list[DataSample]): With ``gt_score`` (C,) or
-                ``gt_label`` (class indices).
+            feats (tuple[Tensor] | Tensor): Backbone features; the last one
+                is used.
+            target (Tensor): (B, C) multi-hot image labels.
+            **kwargs: Passed to the multi-label loss module.
 
         Returns:
             dict[str, Tensor]: ``loss_cls`` (multi-label), ``loss_recam``
             (weighted cross-entropy) and ``recam_acc`` (logged, not summed).
         """
-        loss_cls = super().loss(feats, data_samples, **kwargs)['loss']
-        target = self._targets(data_samples).to(loss_cls.device)
-        loss_recam, acc = self.recam_loss(feats, target)
+        loss_cls = super().loss_by_target(feats, target, **kwargs)['loss']
+        loss_recam, acc = self.recam_loss(feats, target.to(loss_cls.device))
         return dict(loss_cls=loss_cls, loss_recam=loss_recam, recam_acc=acc)
 
     def extra_repr(self) -> str:
