@@ -7,11 +7,11 @@ the CAMs are alive), eval mode. Each image goes through the test mode one at
 a time (the test configs use batch size 1), with the config's scales and
 flips and ``--classes`` ground-truth classes per image. Methods:
 
-- ``cam``: plain multi-scale CAMs, :func:`mmc2am.cam.predict_cams` defaults
-  (flip batched, BatchNorm folded);
-- ``advcam``: :func:`mmc2am.cam.advcam.predict_advcams` with the config's
-  AdvCAM settings (published: 27 steps, 13 at scale 0.5), the image's
-  classes climbing in one batch;
+- ``cam``: plain multi-scale CAMs, the ``MultiScaleCAM`` generator
+  (:func:`mmc2am.cam.predict_cams`: flip batched);
+- ``advcam``: the config's CAM generator (``model.test_cfg.cam_generator``:
+  ``AdvCAM`` with the published settings, 27 steps, 13 at scale 0.5), the
+  image's classes climbing in one batch;
 - ``advcam_per_class``: the same, one class at a time (``class_chunk=1``),
   as the reference loops.
 
@@ -42,14 +42,11 @@ def build_model(config, device):
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     cfg.model.backbone.init_cfg = None  # no download
-    test_cfg = dict(cfg.model.test_cfg)
-    # the classifier alone: the test mode is chosen per method below
-    cfg.model.test_cfg = dict(mode='cls')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     with torch.no_grad():
         model.head.conv.weight.abs_()
-    return model.to(device).eval(), test_cfg
+    return model.to(device).eval()
 
 
 def main():
@@ -66,15 +63,17 @@ def main():
 
     from mmpretrain.structures import DataSample
 
-    from mmc2am.cam import predict_cams
-    from mmc2am.cam.advcam import predict_advcams
-    model, test_cfg = build_model(args.config, args.device)
-    cam_opts = dict(scales=tuple(test_cfg['scales']), flip=test_cfg['flip'])
-    adv_opts = {
-        k: test_cfg.get(k)
-        for k in ('adv_iter', 'ad_coeff', 'ad_stepsize', 'score_th',
-                  'scale_iters', 'scale_weights')
-    }
+    from mmc2am.models.cam_generators import AdvCAM, MultiScaleCAM
+    model = build_model(args.config, args.device)
+    advcam = model.cam_generator
+    if not isinstance(advcam, AdvCAM):
+        raise SystemExit(f'{args.config}: model.test_cfg.cam_generator is '
+                         f'{type(advcam).__name__}, not AdvCAM')
+    # the same generator, one class at a time
+    per_class = model.build_cam_generator(
+        dict(model.test_cfg, cam_generator=dict(
+            model.test_cfg['cam_generator'], class_chunk=1)))
+    cam = MultiScaleCAM(advcam.scales, advcam.flip)
     g = torch.Generator().manual_seed(0)
     h, w = args.size
     images = [torch.randn(1, 3, h, w, generator=g).to(args.device)
@@ -91,18 +90,17 @@ def main():
         if args.device.startswith('cuda'):
             torch.cuda.synchronize()
 
-    def run(fn, **kw):
-        out = [fn(model, x, [sample(lb)], **kw)[0]
+    def run(generator):
+        out = [generator(model, x, [sample(lb)])[0]
                for x, lb in zip(images, labels)]
         sync()
         return out
 
     methods = dict(
-        cam=lambda: run(predict_cams, **cam_opts),
-        advcam=lambda: run(predict_advcams, **cam_opts, **adv_opts),
-        advcam_per_class=lambda: run(
-            predict_advcams, class_chunk=1, **cam_opts, **adv_opts))
-    run(predict_cams, **cam_opts)  # build the folded copy outside the timing
+        cam=lambda: run(cam),
+        advcam=lambda: run(advcam),
+        advcam_per_class=lambda: run(per_class))
+    run(cam)  # warm up outside the timing
     times = {k: [] for k in methods}
     outputs = {}
     for _ in range(args.rounds):
@@ -113,14 +111,13 @@ def main():
 
     med = {k: float(np.median(v)) for k, v in times.items()}
     n = args.images
-    iters = adv_opts['scale_iters'] or [adv_opts['adv_iter']] * len(
-        cam_opts['scales'])
-    passes = sum(iters) * args.classes * (2 if cam_opts['flip'] else 1)
+    iters = advcam.iters
+    passes = sum(iters) * args.classes * (2 if advcam.flip else 1)
     err = max((a.high_res_cam - b.high_res_cam).abs().max().item()
               for a, b in zip(outputs['advcam_per_class'], outputs['advcam']))
     print(f'{type(model.backbone).__name__}-{model.backbone.depth} '
           f'({args.config}), {n} images {h}x{w}, {args.classes} classes each, '
-          f'scales {cam_opts["scales"]} flip={cam_opts["flip"]}, AdvCAM '
+          f'scales {advcam.scales} flip={advcam.flip}, AdvCAM '
           f'steps {tuple(iters)}: {passes} image forward+backward passes per '
           f'image; {args.device}, {torch.get_num_threads()} threads, '
           f'{args.rounds} rounds (median)')

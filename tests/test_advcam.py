@@ -1,6 +1,5 @@
 """AdvCAM: one climbing step and the accumulation against hand computations,
-the output format of predict_cams, the test configs."""
-import inspect
+the AdvCAM generator's output format (MultiScaleCAM's), the test configs."""
 import math
 import os.path as osp
 
@@ -13,14 +12,10 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 import mmc2am  # noqa: F401  (registers the components)
-from mmc2am.cam import multi_scale_cam, predict_cams
-from mmc2am.cam.advcam import (
-    advcam_climb,
-    advcam_multi_scale,
-    advcam_step,
-    predict_advcams,
-)
+from mmc2am.cam import multi_scale_cam
+from mmc2am.cam.advcam import advcam_climb, advcam_step
 from mmc2am.evaluation.metrics.seed_metric import SeedMetric
+from mmc2am.models.cam_generators import AdvCAM, MultiScaleCAM
 from mmc2am.models.heads import CausalCAMHead
 from mmc2am.utils import find_config
 
@@ -170,8 +165,9 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match='num_iter'):
         advcam_climb(model, torch.randn(1, 3, 4, 4), torch.tensor([0]), 0)
     with pytest.raises(ValueError, match='scale_iters'):
-        advcam_multi_scale(model, torch.randn(1, 3, 4, 4), torch.tensor([0]),
-                           scales=(1.0, 0.5), scale_iters=(2, ))
+        AdvCAM(scales=(1.0, 0.5), scale_iters=(2, ))
+    with pytest.raises(ValueError, match='scale_weights'):
+        AdvCAM(scales=(1.0, 0.5), scale_weights=(1, 2, 1))
 
 
 # --------------------------------------------------------------------------
@@ -221,22 +217,23 @@ def test_classes_batched_equal_one_at_a_time():
     one = torch.cat([advcam_climb(model, img, torch.tensor([k]), num_iter=3)
                      for k in (0, 3)])
     assert torch.allclose(both, one, rtol=1e-4, atol=1e-6)
-    chunked = advcam_multi_scale(model, img, torch.tensor([0, 3]),
-                                 scales=(1.0, ), adv_iter=3, class_chunk=1)
-    whole = advcam_multi_scale(model, img, torch.tensor([0, 3]),
-                               scales=(1.0, ), adv_iter=3)
+    chunked = AdvCAM(scales=(1.0, ), adv_iter=3, class_chunk=1).multi_scale(
+        model, img, torch.tensor([0, 3]))
+    whole = AdvCAM(scales=(1.0, ), adv_iter=3).multi_scale(
+        model, img, torch.tensor([0, 3]))
     assert torch.allclose(chunked[1], whole[1], rtol=1e-4, atol=1e-6)
 
 
 def test_one_step_without_flip_is_the_plain_multi_scale_cam():
     """adv_iter=1, no flip: the per-scale map is relu(z_c) / n_+, so the
-    multi-scale sums are predict_cams' sums times 1 / n_+ (same resizing)."""
+    multi-scale sums are the plain CAMs' sums times 1 / n_+ (same
+    resizing)."""
     model = build_classifier()
     img = torch.randn(1, 3, 36, 44, generator=torch.Generator().manual_seed(3))
     keys = torch.tensor([1, 2])
     scales = (1.0, 0.5, 1.5)
-    s4, hr = advcam_multi_scale(model, img, keys, scales=scales, flip=False,
-                                adv_iter=1)
+    s4, hr = AdvCAM(scales, flip=False, adv_iter=1).multi_scale(
+        model, img, keys)
     with torch.no_grad():
         ref4, ref_hr = multi_scale_cam(model.forward_cam, img, scales, False,
                                        keys=[keys])
@@ -246,8 +243,8 @@ def test_one_step_without_flip_is_the_plain_multi_scale_cam():
     assert torch.allclose(hr * n_pos[:, None, None], ref_hr[0], rtol=1e-4,
                           atol=1e-5)
     # scale_weights weigh each scale's map in the sum
-    s4_w, _ = advcam_multi_scale(model, img, keys, scales=scales, flip=False,
-                                 adv_iter=1, scale_weights=(2, 2, 2))
+    s4_w, _ = AdvCAM(scales, flip=False, adv_iter=1,
+                     scale_weights=(2, 2, 2)).multi_scale(model, img, keys)
     assert torch.allclose(s4_w, 2 * s4)
 
 
@@ -264,8 +261,8 @@ def _samples(shapes, labels):
     return out
 
 
-def test_predict_advcams_has_predict_cams_format():
-    """Same fields, shapes, dtypes and normalisation as predict_cams, under
+def test_advcam_has_the_multi_scale_cam_format():
+    """Same fields, shapes, dtypes and normalisation as MultiScaleCAM, under
     the test loop's no_grad, the model's mode and parameters untouched;
     SeedMetric takes the samples."""
     model = build_classifier().train()
@@ -274,10 +271,10 @@ def test_predict_advcams_has_predict_cams_format():
                          generator=torch.Generator().manual_seed(4))
     opts = dict(scales=(1.0, 0.5), flip=True)
     with torch.no_grad():
-        adv = predict_advcams(model, inputs, _samples(shapes, labels),
-                              adv_iter=2, scale_iters=(3, 2), **opts)
+        adv = AdvCAM(adv_iter=2, scale_iters=(3, 2), **opts)(
+            model, inputs, _samples(shapes, labels))
         model.eval()
-        ref = predict_cams(model, inputs, _samples(shapes, labels), **opts)
+        ref = MultiScaleCAM(**opts)(model, inputs, _samples(shapes, labels))
     model.train()
     assert all(p.grad is None for p in model.parameters())
     for a, r, (h, w) in zip(adv, ref, shapes):
@@ -296,7 +293,7 @@ def test_predict_advcams_has_predict_cams_format():
         # AdvCAM spreads from the CAM, it is not the CAM
         assert not torch.allclose(a.high_res_cam, r.high_res_cam, atol=1e-3)
     # a sample that carries its CAMs (read back from its file) is kept
-    again = predict_advcams(model, inputs[:1], adv[:1], adv_iter=1, **opts)
+    again = AdvCAM(adv_iter=1, **opts)(model, inputs[:1], adv[:1])
     assert again[0].cam_from_file is True
     assert model.training
     metric = SeedMetric(num_classes=NUM_CLASSES, save_curve=False)
@@ -308,7 +305,7 @@ def test_predict_advcams_has_predict_cams_format():
 # --------------------------------------------------------------------------
 # configs
 # --------------------------------------------------------------------------
-PUBLISHED = dict(mode='advcam', adv_iter=27, ad_coeff=7.0, ad_stepsize=0.08,
+PUBLISHED = dict(type='AdvCAM', adv_iter=27, ad_coeff=7.0, ad_stepsize=0.08,
                  score_th=0.5, scale_iters=(27, 13, 27, 27))
 
 
@@ -320,36 +317,44 @@ def test_configs_are_the_published_test_mode(name, base):
     cfg = Config.fromfile(find_config(name))
     cfg.merge_from_dict({'model.backbone.init_cfg': None})
     test_cfg = cfg.model.test_cfg
+    generator = test_cfg.cam_generator
     for key, value in PUBLISHED.items():
-        got = test_cfg[key]
+        got = generator[key]
         assert (tuple(got) if isinstance(got, (list, tuple)) else got) == \
             value, key
-    assert tuple(test_cfg.scales) == (1.0, 0.5, 1.5, 2.0) and test_cfg.flip
-    assert test_cfg.get('scale_weights') is None  # what the reference ran
-    # every other test_cfg key is an argument of predict_advcams (cam_dir is
-    # popped by CAMClassifier before dispatching)
-    opts = {k: v for k, v in test_cfg.items() if k not in ('mode', 'cam_dir')}
-    inspect.signature(predict_advcams).bind(None, None, None, **opts)
-    # the classifier and the data are the CAM config's
+    assert generator.get('scale_weights') is None  # what the reference ran
+    # AdvCAM is selected by type: the mode, scales and flips are the CAM
+    # config's
     base_cfg = Config.fromfile(find_config(base))
     base_cfg.merge_from_dict({'model.backbone.init_cfg': None})
+    assert test_cfg.mode == 'cam' and 'mode' not in generator
+    assert {k: v for k, v in test_cfg.items() if k != 'cam_generator'} == \
+        base_cfg.model.test_cfg
+    assert tuple(test_cfg.scales) == (1.0, 0.5, 1.5, 2.0) and test_cfg.flip
+    # the classifier and the data are the CAM config's
     assert cfg.model.backbone == base_cfg.model.backbone
     assert cfg.model.head == base_cfg.model.head
     assert cfg.test_dataloader == base_cfg.test_dataloader
     init_default_scope('mmpretrain')
-    try:
-        model = MODELS.build(cfg.model)
-    except ValueError as e:
-        if 'advcam' not in str(e):
-            raise
-        pytest.skip("CAMClassifier has no test_cfg.mode='advcam' dispatch "
-                    'yet')
-    assert model.test_cfg['mode'] == 'advcam'
-    if name.endswith('gen.py'):  # predict() dispatches to AdvCAM
-        model.test_cfg.update(scales=(1.0, ), adv_iter=2, scale_iters=None)
-        model.eval()
+    model = MODELS.build(cfg.model)
+    adv = model.cam_generator
+    assert type(adv) is AdvCAM
+    assert (adv.scales, adv.flip) == ((1.0, 0.5, 1.5, 2.0), True)
+    assert adv.iters == [27, 13, 27, 27] and adv.weights == [1.0] * 4
+    assert (adv.ad_coeff, adv.ad_stepsize, adv.score_th,
+            adv.class_chunk) == (7.0, 0.08, 0.5, None)
+    if name.endswith('gen.py'):  # predict() runs AdvCAM
+        cfg.merge_from_dict({
+            'model.test_cfg.scales': (1.0, ),
+            'model.test_cfg.cam_generator.adv_iter': 2,
+            'model.test_cfg.cam_generator.scale_iters': None})
+        model = MODELS.build(cfg.model).eval()
         shapes = [(32, 32)]
+        x = torch.randn(1, 3, 32, 32,
+                        generator=torch.Generator().manual_seed(5))
         with torch.no_grad():
-            out = model.predict(torch.randn(1, 3, 32, 32),
-                                _samples(shapes, [[5]]))
+            out = model.predict(x, _samples(shapes, [[5]]))
+            ref = AdvCAM(scales=(1.0, ), adv_iter=2)(
+                model, x, _samples(shapes, [[5]]))
         assert out[0].high_res_cam.shape == (1, 32, 32)
+        assert torch.equal(out[0].high_res_cam, ref[0].high_res_cam)

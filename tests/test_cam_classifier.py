@@ -1,15 +1,22 @@
-"""CAMClassifier: CAM shape, frozen stages, BN statistics, train/val/test steps."""
+"""CAMClassifier: CAM shape, frozen stages, BN statistics, train/val/test steps,
+the CAM generator chosen by type."""
 import math
+import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmc2am  # noqa: F401  (registers the components)
+from mmc2am.cam import predict_cams
+from mmc2am.models.cam_generators import AdvCAM, MultiScaleCAM
 
 NUM_CLASSES = 4
+BASE_MODEL = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                      'configs', '_base_', 'models', 'cam_r50.py')
 
 
 # one torch thread (tests/conftest.py: the 2 CI cores are shared)
@@ -17,31 +24,16 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def build_model(adjustment=None, test_cfg=None):
+    """The classifier of configs/_base_/models/cam_r50.py with a ResNet-18
+    from random init and 4 classes."""
+    cfg = Config.fromfile(BASE_MODEL).model
+    cfg.data_preprocessor.num_classes = NUM_CLASSES
+    cfg.backbone.update(depth=18, init_cfg=None)
+    cfg.head.update(num_classes=NUM_CLASSES, in_channels=512,
+                    adjustment=adjustment, global_cam_size=8)
+    cfg.test_cfg = test_cfg
     torch.manual_seed(0)
-    model = MODELS.build(
-        dict(
-            type='CAMClassifier',
-            data_preprocessor=dict(
-                type='ClsDataPreprocessor',
-                num_classes=NUM_CLASSES,
-                mean=[123.675, 116.28, 103.53],
-                std=[58.395, 57.12, 57.375],
-                to_rgb=True,
-                to_onehot=True),
-            backbone=dict(
-                type='ResNet',
-                depth=18,
-                strides=(1, 2, 2, 1),
-                out_indices=(3, ),
-                frozen_stages=2,
-                norm_eval=True),
-            head=dict(
-                type='CausalCAMHead',
-                num_classes=NUM_CLASSES,
-                in_channels=512,
-                adjustment=adjustment,
-                global_cam_size=8),
-            test_cfg=test_cfg))
+    model = MODELS.build(cfg)
     model.init_weights()
     return model
 
@@ -122,3 +114,65 @@ def test_cls_test_mode_and_errors():
     assert 'pred_score' in preds[0]
     with pytest.raises(ValueError, match='mode'):
         build_model(test_cfg=dict(mode='seg'))
+
+
+def test_cam_generator_chosen_by_type():
+    """test_cfg.cam_generator selects the registered generator; the other
+    test_cfg keys are its arguments; the default is today's predict_cams."""
+    default = build_model(test_cfg=dict(mode='cam', scales=(1.0, 0.5),
+                                        flip=False))
+    gen = default.cam_generator
+    assert type(gen) is MultiScaleCAM
+    assert (gen.scales, gen.flip, gen.reference) == ((1.0, 0.5), False, False)
+    data = default.data_preprocessor(_batch(n=2, h=40, w=56), False)
+    out = default.test_step(_batch(n=2, h=40, w=56))
+    ref = predict_cams(default, data['inputs'], data['data_samples'],
+                       scales=(1.0, 0.5), flip=False)
+    for a, b in zip(out, ref):
+        assert a.cam_keys.tolist() == b.cam_keys.tolist()
+        assert torch.equal(a.cam, b.cam)
+        assert torch.equal(a.high_res_cam, b.high_res_cam)
+
+    adv = build_model(test_cfg=dict(
+        mode='cam', scales=(1.0, ), cam_generator=dict(
+            type='AdvCAM', adv_iter=2, ad_coeff=3.0)))
+    gen = adv.cam_generator
+    assert type(gen) is AdvCAM
+    assert (gen.scales, gen.flip, gen.iters) == ((1.0, ), True, [2])
+    assert (gen.ad_coeff, gen.ad_stepsize) == (3.0, 0.08)
+    # predict runs it (under the test loop's no_grad too)
+    out = adv.test_step(_batch(n=1, h=32, w=32))
+    data = adv.data_preprocessor(_batch(n=1, h=32, w=32), False)
+    ref = AdvCAM(scales=(1.0, ), adv_iter=2, ad_coeff=3.0)(
+        adv, data['inputs'], data['data_samples'])
+    assert torch.equal(out[0].high_res_cam, ref[0].high_res_cam)
+    # a 'cls' model has its generator too (CAMInferencer switches the mode)
+    assert type(build_model().cam_generator) is MultiScaleCAM
+    # the generators are plain registered components
+    built = MODELS.build(dict(type='AdvCAM', scales=(1.0, 2.0),
+                              scale_iters=(3, 1)))
+    assert type(built) is AdvCAM and built.iters == [3, 1]
+    assert 'AdvCAM(scales=(1.0, 2.0)' in repr(built)
+
+
+def test_cam_generator_errors():
+    with pytest.raises(KeyError, match='cam_generator.*NoSuchCAM'):
+        build_model(test_cfg=dict(mode='cam',
+                                  cam_generator=dict(type='NoSuchCAM')))
+    # registered, but not a CAM generator
+    with pytest.raises(TypeError, match="'GlobalAveragePooling' is not a CAM"):
+        build_model(test_cfg=dict(
+            mode='cam', cam_generator=dict(type='GlobalAveragePooling')))
+    # an argument the generator does not take
+    with pytest.raises(TypeError, match='adv_iter'):
+        build_model(test_cfg=dict(mode='cam', adv_iter=2))
+    # one setting in two places
+    with pytest.raises(ValueError, match=r"\['scales'\].*one place"):
+        build_model(test_cfg=dict(
+            mode='cam', scales=(1.0, ),
+            cam_generator=dict(type='AdvCAM', scales=(1.0, 0.5))))
+    # the old mode string says what replaced it
+    with pytest.raises(ValueError, match="type='AdvCAM'"):
+        build_model(test_cfg=dict(mode='advcam', adv_iter=2))
+    with pytest.raises(ValueError, match='CAMFileHook'):
+        build_model(test_cfg=dict(mode='cam', cam_dir='cams'))

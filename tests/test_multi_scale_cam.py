@@ -9,6 +9,7 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from mmc2am.cam import inference_cam_fn, multi_scale_cam, predict_cams
+from mmc2am.models.cam_generators import MultiScaleCAM
 
 NUM_CLASSES = 5
 SCALES = (1.0, 0.5, 1.5, 2.0)
@@ -120,6 +121,30 @@ def test_reference_path_and_all_classes(net):
         NUM_CLASSES, 33, 41)
     norm = ahr[0, [0, 2]] / (ahr[0, [0, 2]].amax((1, 2), keepdim=True) + 1e-5)
     assert (norm - hr).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize('reference', [False, True])
+def test_multi_scale_cam_generator_is_predict_cams(net, reference):
+    """The registered generator runs predict_cams with its arguments: the
+    same maps bit for bit; a sample read back from its CAM file is kept."""
+    shapes, labels = [(37, 50), (45, 29)], [[1, 3], [0]]
+    gen = MultiScaleCAM(scales=(1.0, 0.5), flip=False, reference=reference)
+    out = gen(net, *make_batch(shapes, labels))
+    ref = predict_cams(net, *make_batch(shapes, labels), scales=(1.0, 0.5),
+                       flip=False, reference=reference)
+    for a, b in zip(out, ref):
+        assert a.cam_keys.tolist() == b.cam_keys.tolist()
+        assert torch.equal(a.cam, b.cam)
+        assert torch.equal(a.high_res_cam, b.high_res_cam)
+        assert a.cam_from_file is False
+    out[0].set_metainfo(dict(cam_from_file=True))
+    again = gen(net, make_batch(shapes, labels)[0], out)
+    assert again[0].cam_from_file is True and again[1].cam_from_file is False
+    assert torch.equal(again[1].high_res_cam, ref[1].high_res_cam)
+    with pytest.raises(ValueError, match='2 images but 1 data samples'):
+        gen(net, make_batch(shapes, labels)[0], out[:1])
+    with pytest.raises(ValueError, match='exceeds the batch'):
+        gen(net, make_batch([(20, 20)], [[0]])[0], out[:1])
 
 
 def test_fused_copy_for_one_pass(net):

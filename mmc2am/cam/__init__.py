@@ -1,9 +1,4 @@
-from .advcam import (
-    advcam_climb,
-    advcam_multi_scale,
-    advcam_step,
-    predict_advcams,
-)
+from .advcam import advcam_climb, advcam_step
 from .cam_file import cam_file_path, load_cam_file, save_cam_file
 from .cam_inference import inference_cam_fn, predict_cams
 from .labels import background_argmax, peak_and_label
@@ -17,9 +12,9 @@ from .path_index import PathIndex
 from .random_walk import random_walk, random_walk_labels
 
 __all__ = [
-    'advcam_climb', 'advcam_multi_scale', 'advcam_step', 'predict_advcams',
-    'PathIndex', 'background_argmax', 'cam_file_path', 'cam_sizes',
-    'inference_cam_fn', 'load_cam_file', 'multi_scale_cam',
-    'multi_scale_cam_reference', 'normalize_cams', 'peak_and_label',
-    'predict_cams', 'random_walk', 'random_walk_labels', 'save_cam_file'
+    'advcam_climb', 'advcam_step', 'PathIndex', 'background_argmax',
+    'cam_file_path', 'cam_sizes', 'inference_cam_fn', 'load_cam_file',
+    'multi_scale_cam', 'multi_scale_cam_reference', 'normalize_cams',
+    'peak_and_label', 'predict_cams', 'random_walk', 'random_walk_labels',
+    'save_cam_file'
 ]

@@ -1,8 +1,8 @@
 """Test-mode CAM inference for a CAM classifier: CAMs of the present classes.
 
-``predict_cams`` is what ``CAMClassifier.predict`` runs when
-``test_cfg.mode == 'cam'`` (every other ``test_cfg`` key is passed on as a
-keyword): per image, multi-scale + flip CAMs (:func:`multi_scale_cam`), only
+``predict_cams`` is what :class:`mmc2am.models.MultiScaleCAM` (the default
+CAM generator of ``CAMClassifier``'s ``test_cfg.mode == 'cam'``) runs: per
+image, multi-scale + flip CAMs (:func:`multi_scale_cam`), only
 the ground-truth classes kept, each divided by (its max + 1e-5), as IRN's
 ``make_cam.py``. Samples that already carry their CAMs (read back from CAM
 files by :class:`mmc2am.engine.CAMFileHook`, which also writes them;
@@ -66,6 +66,41 @@ def sample_keys(sample) -> Tensor:
     return torch.unique(torch.as_tensor(label).long().cpu().flatten())
 
 
+def check_batch(inputs: Tensor, data_samples: list) -> None:
+    """Raise ValueError unless there is one data sample per image."""
+    if inputs.shape[0] != len(data_samples):
+        raise ValueError(f'{inputs.shape[0]} images but {len(data_samples)} '
+                         'data samples')
+
+
+def image_size(sample, inputs: Tensor) -> Tuple[int, int]:
+    """``(h, w)`` of a sample's image (its ``img_shape``) inside the padded
+    (B, 3, H, W) batch ``inputs``; ValueError if it does not fit."""
+    h, w = (int(v) for v in sample.img_shape[:2])
+    if h > inputs.shape[-2] or w > inputs.shape[-1]:
+        raise ValueError(f'img_shape {(h, w)} exceeds the batch '
+                         f'{tuple(inputs.shape[-2:])}')
+    return h, w
+
+
+def set_cam_fields(sample, keys: Tensor, strided: Tensor, high_res: Tensor,
+                   from_file: bool) -> None:
+    """Store the CAM fields of a CAM generator's output on a data sample.
+
+    Args:
+        sample: An mmpretrain ``DataSample``.
+        keys (Tensor): (K,) int64 classes, metainfo ``cam_keys``.
+        strided (Tensor): (K, ceil(h/4), ceil(w/4)) data field ``cam``.
+        high_res (Tensor): (K, h, w) data field ``high_res_cam``.
+        from_file (bool): Metainfo ``cam_from_file``: the sample came with
+            its CAMs (read back from its CAM file), not recomputed.
+    """
+    sample.set_field(keys, 'cam_keys', field_type='metainfo')
+    sample.set_field(from_file, 'cam_from_file', field_type='metainfo')
+    sample.set_field(strided, 'cam', field_type='data')
+    sample.set_field(high_res, 'high_res_cam', field_type='data')
+
+
 def predict_cams(model: nn.Module,
                  inputs: Tensor,
                  data_samples: list,
@@ -95,16 +130,11 @@ def predict_cams(model: nn.Module,
         ``cam_keys`` (K,) int64 (0-based classes, ascending) and
         ``cam_from_file`` (bool: the sample came with its CAMs).
     """
-    if inputs.shape[0] != len(data_samples):
-        raise ValueError(f'{inputs.shape[0]} images but {len(data_samples)} '
-                         'data samples')
+    check_batch(inputs, data_samples)
     results: Dict[int, Tuple[Tensor, Tensor, Tensor, bool]] = {}
     todo: Dict[Tuple[int, int], List[int]] = {}
     for i, sample in enumerate(data_samples):
-        h, w = (int(v) for v in sample.img_shape[:2])
-        if h > inputs.shape[-2] or w > inputs.shape[-1]:
-            raise ValueError(f'img_shape {(h, w)} exceeds the batch '
-                             f'{tuple(inputs.shape[-2:])}')
+        h, w = image_size(sample, inputs)
         if sample.get('cam_from_file', False):  # CAMFileHook read them
             results[i] = (torch.as_tensor(sample.cam_keys), sample.cam,
                           sample.high_res_cam, True)
@@ -134,12 +164,11 @@ def predict_cams(model: nn.Module,
                     results[i] = (k, a, b, False)
 
     for i, sample in enumerate(data_samples):
-        keys, strided, high_res, from_file = results[i]
-        sample.set_field(keys, 'cam_keys', field_type='metainfo')
-        sample.set_field(from_file, 'cam_from_file', field_type='metainfo')
-        sample.set_field(strided, 'cam', field_type='data')
-        sample.set_field(high_res, 'high_res_cam', field_type='data')
+        set_cam_fields(sample, *results[i])
     return data_samples
 
 
-__all__ = ['inference_cam_fn', 'predict_cams', 'sample_keys']
+__all__ = [
+    'check_batch', 'image_size', 'inference_cam_fn', 'predict_cams',
+    'sample_keys', 'set_cam_fields'
+]

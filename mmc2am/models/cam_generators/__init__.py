@@ -1,0 +1,5 @@
+from .adv_cam import AdvCAM
+from .base_cam_generator import BaseCAMGenerator
+from .multi_scale_cam import MultiScaleCAM
+
+__all__ = ['AdvCAM', 'BaseCAMGenerator', 'MultiScaleCAM']
