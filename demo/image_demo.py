@@ -8,7 +8,8 @@ Usage::
         [--batch-size 1] [--device cpu] [--show]
 
 ``IMG`` is an image file or a folder of images; ``CONFIG`` a classifier
-config file or a config name of ``configs/c2am`` (e.g. ``c2am_r50_voc``). Writes
+config file or a config name of any ``configs/<algorithm>/`` folder (e.g.
+``voc_r50``, ``cam_r50_voc``). Writes
 into ``--out-dir`` the pictures ``vis/<name>.png`` (image | CAM of each class
 | seed), the seed masks ``seeds/<name>.png``, with ``--pseudo-mask`` the CRF
 pseudo-masks ``pseudo_masks/<name>.png`` (VOC palette PNGs of the label ids,
@@ -21,12 +22,13 @@ from argparse import ArgumentParser
 from typing import List, Optional
 
 from mmc2am.apis import CAMInferencer
+from mmc2am.apis.cam_inferencer import BG_THR, DEFAULT_PSEUDO_MASK, SCORE_THR
 
 
 def parse_args(argv: Optional[List[str]] = None):
     parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('img', help='image file or folder of images')
-    parser.add_argument('config', help='config file or configs/c2am name')
+    parser.add_argument('config', help='config file or config name')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out-dir', default='work_dirs/image_demo',
@@ -37,27 +39,24 @@ def parse_args(argv: Optional[List[str]] = None):
         'for every image), or a JSON file {file stem: [classes]}; without '
         'it the classes are predicted')
     parser.add_argument(
-        '--score-thr', type=float, default=0.5,
-        help='sigmoid score from which a class is predicted')
-    parser.add_argument(
-        '--bg-thr', type=float, default=0.15,
-        help='background threshold of the seeds')
-    parser.add_argument(
         '--pseudo-mask', action='store_true',
         help='also make CRF pseudo-masks (IRN confident labels)')
-    parser.add_argument(
-        '--t-fg', type=float, default=0.375,
-        help='pseudo-mask confident-foreground background score')
-    parser.add_argument(
-        '--t-bg', type=float, default=0.10,
-        help='pseudo-mask confident-background background score')
+    # the inferencer's defaults
+    for flag, default, text in (
+            ('--score-thr', SCORE_THR,
+             'sigmoid score from which a class is predicted'),
+            ('--bg-thr', BG_THR, 'background threshold of the seeds'),
+            ('--t-fg', DEFAULT_PSEUDO_MASK['t_fg'],
+             'pseudo-mask confident-foreground background score'),
+            ('--t-bg', DEFAULT_PSEUDO_MASK['t_bg'],
+             'pseudo-mask confident-background background score'),
+            ('--wait-time', 0, 'seconds to show each picture')):
+        parser.add_argument(flag, type=float, default=default, help=text)
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument(
         '--device', default=None, help='device, e.g. cpu or cuda:0')
     parser.add_argument(
         '--show', action='store_true', help='show the pictures in windows')
-    parser.add_argument(
-        '--wait-time', type=float, default=0, help='seconds to show each')
     return parser.parse_args(argv)
 
 

@@ -20,7 +20,7 @@ import mmc2am  # noqa: F401  (registers the components)
 from mmc2am.apis import CAMInferencer
 from mmc2am.cam import cam_file_path, load_cam_file
 from mmc2am.cam.pseudo_mask import cam_to_pseudo_mask, load_label_png
-from mmc2am.datasets.voc_generator import VOC_CLASSES
+from mmc2am.testing import VOC_CLASSES
 from mmc2am.utils import find_config
 from mmc2am.visualization.cam_visualizer import seed_from_cams
 
@@ -289,8 +289,9 @@ def test_bad_inputs_name_the_file(inferencer, mixed_folder, tmp_path):
 def test_config_name_and_demo(ckpt, mixed_folder, tmp_path, capsys):
     by_name = CAMInferencer('cam_r18_gen', ckpt, device='cpu')
     assert by_name.classes == list(VOC_CLASSES[1:])
+    # A misspelt name: the error names the config meant.
     with pytest.raises(FileNotFoundError, match='cam_r18_gen'):
-        CAMInferencer('no_such_config', ckpt)
+        CAMInferencer('cam_r18_gne', ckpt)
 
     out = str(tmp_path / 'demo')
     labels = tmp_path / 'labels.json'
