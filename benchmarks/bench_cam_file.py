@@ -60,7 +60,7 @@ def main():
         predict_cams,
         save_cam_file,
     )
-    from mmc2am.datasets import generate_voc_dataset
+    from mmc2am.testing import generate_voc_dataset
 
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))

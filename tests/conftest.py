@@ -16,7 +16,7 @@ def voc_root(tmp_path_factory) -> str:
     ``SegmentationClass`` (train + val) and ``SegmentationClassAug`` (all).
     Read ``meta.json`` in the root for the generator's ground truth.
     """
-    from mmc2am.datasets.voc_generator import generate_voc_dataset
+    from mmc2am.testing import generate_voc_dataset
 
     root = tmp_path_factory.mktemp('voc') / 'VOC2012'
     generate_voc_dataset(str(root), **TINY_VOC)

@@ -45,8 +45,7 @@ def build(root, tmp_path, **kwargs):
     init_default_scope('mmseg')
     return CAMFileDataset(
         data_root=str(root), ann_file=osp.join(FIX, 'ids.txt'),
-        cam_dir=str(tmp_path / 'cams'), out_dir=str(tmp_path / 'masks'),
-        pipeline=PIPELINE, **kwargs)
+        cam_dir=str(tmp_path / 'cams'), pipeline=PIPELINE, **kwargs)
 
 
 def test_image_cam_and_mask_where_there_is_one(root, tmp_path):
@@ -60,11 +59,15 @@ def test_image_cam_and_mask_where_there_is_one(root, tmp_path):
     assert sample.cam.shape == (k, 16, 16)
     assert sample.high_res_cam.shape == (k, 64, 64)
     assert sample.gt_sem_seg.data.shape == (1, 64, 64)
-    assert sample.mask_path == str(tmp_path / 'masks' / f'{_ids()[0]}.png')
-    assert not sample.mask_done
+    # no mask folder given (MaskFileHook gives it): no mask file named
+    assert 'mask_path' not in sample and 'mask_done' not in sample
     # train_aug ids outside train have no official mask: not scored
     assert 'gt_sem_seg' not in aug['data_samples']
     assert aug['data_samples'].seg_map_path is None
+    ds.mask_out_dir = str(tmp_path / 'masks')  # as MaskFileHook does
+    sample = ds[0]['data_samples']
+    assert sample.mask_path == str(tmp_path / 'masks' / f'{_ids()[0]}.png')
+    assert not sample.mask_done and 'cam' in sample
     # a finished mask: the CAMs are not even read
     save_label_png(sample.mask_path, np.zeros((64, 64), np.uint8))
     again = ds[0]['data_samples']
@@ -79,7 +82,13 @@ def test_missing_cam_files_are_counted_and_named(root, tmp_path):
         build(root, tmp_path)
     with pytest.raises(ValueError, match='cam_dir'):
         CAMFileDataset(data_root=str(root), ann_file=osp.join(FIX, 'ids.txt'),
-                       out_dir=str(tmp_path), pipeline=PIPELINE)
+                       pipeline=PIPELINE)
+
+
+def test_out_dir_is_the_hooks_option(root, tmp_path):
+    """The former dataset option names the one that replaced it."""
+    with pytest.raises(ValueError, match='default_hooks.mask_file.out_dir'):
+        build(root, tmp_path, out_dir=str(tmp_path / 'masks'))
 
 
 def test_image_that_does_not_decode(root, tmp_path):

@@ -81,3 +81,19 @@ def test_generated_configs_read_their_seed_stage(tmp_path, monkeypatch):
         cfg = Config.fromfile(find_config(f'crf_gen_{method}.py'))
         model = _build(**{k: v for k, v in cfg.model.items() if k != 'type'})
         assert (model.t_fg, model.t_bg) == pytest.approx((0.57, 0.47))
+
+
+def test_model_module_and_old_import_path():
+    """The CRF model lives in mmc2am.models.crf; the path of older code
+    still works, with a warning."""
+    import mmc2am.models.irn as irn
+    from mmc2am.models.crf import CRFConfidentLabels, thresholds_from_seed_sweep
+
+    assert type(_build(t_fg=0.30, t_bg=0.05)) is CRFConfidentLabels
+    assert CRFConfidentLabels.__module__ == \
+        'mmc2am.models.crf.crf_confident_labels'
+    with pytest.warns(DeprecationWarning, match='mmc2am.models.crf'):
+        assert irn.CRFConfidentLabels is CRFConfidentLabels
+    with pytest.warns(DeprecationWarning):
+        assert irn.thresholds_from_seed_sweep is thresholds_from_seed_sweep
+    assert 'CRFConfidentLabels' not in irn.__all__

@@ -24,7 +24,7 @@ import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmc2am  # noqa: F401  (safe-global allow-list for runner checkpoints)
-from mmc2am.datasets.voc_generator import generate_voc_dataset
+from mmc2am.testing import generate_voc_dataset
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 

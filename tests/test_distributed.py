@@ -42,7 +42,7 @@ def setup(tmp_path_factory):
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
 
-    from mmc2am.datasets import generate_voc_dataset
+    from mmc2am.testing import generate_voc_dataset
 
     tmp = tmp_path_factory.mktemp('dist')
     data = str(tmp / 'VOC2012')

@@ -22,13 +22,11 @@ GEN_CONFIG = osp.join(REPO, 'configs/irn/irn_r18_gen_cam.py')
 def build_irnet(**kwargs):
     from mmseg.registry import MODELS
     init_default_scope('mmseg')
+    # IRN's normalisation (the configs'), without their fixed input size
+    base = Config.fromfile(find_config('_base_/models/irn_r50.py')).model
     cfg = dict(
         type='IRNet',
-        data_preprocessor=dict(
-            type='SegDataPreProcessor',
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            bgr_to_rgb=True),
+        data_preprocessor=dict(base.data_preprocessor, size=None),
         backbone=dict(
             type='ResNet', depth=18, strides=(1, 2, 2, 1),
             norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True),
@@ -116,7 +114,10 @@ def test_configs_build_and_run(config):
     assert walk['radius'] == 5 and walk['beta'] == 10
     assert walk['exp_times'] == 8
     # the method's background score: IRN 0.25, C2AM 0.20
-    assert walk['bg_thr'] == (0.25 if '_cam_' in config else 0.20)
+    assert walk['bg_thr'] == (0.25 if config.endswith('_cam.py') else 0.20)
+    # the masks go to the work dir (<work_dir>/masks), as CAM files do
+    assert cfg.default_hooks.mask_file == dict(type='MaskFileHook')
+    assert 'out_dir' not in cfg.test_dataloader.dataset
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1, 16, 16)
     if config == 'irn_r50_voc_cam.py':
@@ -271,10 +272,11 @@ def test_train_then_random_walk_masks(voc_root, tmp_path):
         '--cfg-options', f'test_dataloader.dataset.data_root={voc_root}',
         f'test_dataloader.dataset.cam_dir={cam_dir}',
         f'test_dataloader.dataset.ann_file={ann_file}',
-        f'test_dataloader.dataset.out_dir={out_dir}',
+        f'default_hooks.mask_file.out_dir={out_dir}',
         'model.test_cfg.exp_times=4'])
     assert sorted(os.listdir(out_dir)) == sorted(
         [f'{i}.png' for i in ids] + ['.mask_params.json', '.sweep'])
+    assert not (tmp_path / 'rw' / 'masks').exists()  # not the default
     with Image.open(osp.join(out_dir, f'{ids[0]}.png')) as png:
         assert png.mode == 'P' and png.size == (64, 64)
         assert set(np.unique(np.asarray(png))) <= set(range(21))

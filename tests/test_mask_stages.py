@@ -44,7 +44,8 @@ def _ids():
 
 
 def stage_args(stage, voc_root, work, *extra):
-    """tools/test.py arguments of a stage on the fixture's 9 images."""
+    """tools/test.py arguments of a stage on the fixture's 9 images; its
+    masks go to the default folder, ``<work>/masks``."""
     config, ckpt = STAGES[stage]
     args = [find_config(config)]
     if ckpt:
@@ -53,7 +54,6 @@ def stage_args(stage, voc_root, work, *extra):
              f'test_dataloader.dataset.data_root={voc_root}',
              f"test_dataloader.dataset.ann_file={osp.join(FIX, 'ids.txt')}",
              f"test_dataloader.dataset.cam_dir={osp.join(FIX, 'cams')}",
-             f'test_dataloader.dataset.out_dir={work}/masks',
              f'test_evaluator.output_dir={work}', 'log_level=WARNING']
     if ckpt:
         args += TINY_IRNET
@@ -225,6 +225,32 @@ def test_killed_stage_resumes_with_a_complete_sweep(voc_root, expected,
     assert_same_figures(metrics, work / 'pseudo_mask_results.json',
                         expected[stage])
     assert not list(masks.rglob('.*.tmp'))
+
+
+def test_crf_stage_resumes_from_its_masks(voc_root, one_process, expected,
+                                          tmp_path):
+    """Masks that exist are kept and scored from their files, their CAM
+    files not even read (made unreadable here); the rest are made: the same
+    masks and figures as one uninterrupted run."""
+    import shutil
+
+    ids = _ids()
+    done = one_process['crf_cam'][0] / 'masks'
+    work, cams = tmp_path / 'work', tmp_path / 'cams'
+    os.makedirs(work / 'masks')
+    for i in ids[:3]:
+        shutil.copy(done / f'{i}.png', work / 'masks')
+    shutil.copytree(osp.join(FIX, 'cams'), cams)
+    for i in ids[:3]:
+        (cams / f'{i}.npz').write_bytes(b'not a CAM file')
+    metrics = run_test_tool(stage_args(
+        'crf_cam', voc_root, work, f'test_dataloader.dataset.cam_dir={cams}'))
+    assert (metrics['num_images'], metrics['num_made']) == (9, 6)
+    assert mask_bytes(work / 'masks') == mask_bytes(osp.join(FIX, 'crf_cam'))
+    assert_same_figures(metrics, work / 'pseudo_mask_results.json',
+                        expected['crf_cam'])
+    with open(work / 'masks' / '.mask_params.json') as f:
+        assert json.load(f)['cam_dir'] == str(cams)
 
 
 def test_rerun_with_other_settings_is_refused(voc_root, one_process):

@@ -13,7 +13,7 @@ import time
 # Runs from a checkout without installing the package.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mmc2am.datasets.voc_generator import generate_voc_dataset  # noqa: E402
+from mmc2am.testing import generate_voc_dataset  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -11,5 +11,4 @@ _base_ = ['./crf_gen_cam.py']
 model = dict(thresholds_from_seeds=dict(
     metrics='work_dirs/advcam_r18_gen/test_metrics.json'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/advcam_r18_gen_trainaug/cams',
-    out_dir='work_dirs/crf_gen_advcam/masks'))
+    cam_dir='work_dirs/advcam_r18_gen_trainaug/cams'))

@@ -9,5 +9,4 @@ _base_ = ['./crf_gen_c2am.py']
 model = dict(thresholds_from_seeds=dict(
     metrics='work_dirs/c2am_r18_gen_spatial/test_metrics.json'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/c2am_r18_gen_spatial_trainaug/cams',
-    out_dir='work_dirs/crf_gen_c2am_spatial/masks'))
+    cam_dir='work_dirs/c2am_r18_gen_spatial_trainaug/cams'))

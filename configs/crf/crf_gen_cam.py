@@ -31,5 +31,4 @@ test_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     dataset=dict(
         data_root='data/gen_voc/VOC2012',
-        cam_dir='work_dirs/cam_r18_gen_trainaug/cams',
-        out_dir='work_dirs/crf_gen_cam/masks'))
+        cam_dir='work_dirs/cam_r18_gen_trainaug/cams'))

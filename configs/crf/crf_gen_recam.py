@@ -9,5 +9,4 @@ _base_ = ['./crf_gen_cam.py']
 model = dict(thresholds_from_seeds=dict(
     metrics='work_dirs/recam_r18_gen/test_metrics.json'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/recam_r18_gen_trainaug/cams',
-    out_dir='work_dirs/crf_gen_recam/masks'))
+    cam_dir='work_dirs/recam_r18_gen_trainaug/cams'))

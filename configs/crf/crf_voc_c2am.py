@@ -5,5 +5,4 @@ _base_ = ['./crf_voc_cam.py']
 
 model = dict(t_fg=0.375, t_bg=0.10)
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/c2am_r50_voc_trainaug/cams',
-    out_dir='work_dirs/crf_voc_c2am/masks'))
+    cam_dir='work_dirs/c2am_r50_voc_trainaug/cams'))

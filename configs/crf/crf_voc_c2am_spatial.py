@@ -4,5 +4,4 @@
 _base_ = ['./crf_voc_c2am.py']
 
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/c2am_r50_voc_spatial_trainaug/cams',
-    out_dir='work_dirs/crf_voc_c2am_spatial/masks'))
+    cam_dir='work_dirs/c2am_r50_voc_spatial_trainaug/cams'))

@@ -6,5 +6,4 @@
 _base_ = ['./crf_voc_cam.py']
 
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/recam_r50_voc_trainaug/cams',
-    out_dir='work_dirs/crf_voc_recam/masks'))
+    cam_dir='work_dirs/recam_r50_voc_trainaug/cams'))

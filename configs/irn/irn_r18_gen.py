@@ -1,7 +1,7 @@
 # IRNet and the random walk on the generated VOC-layout data
 # (tools/generate_voc.py, 64x64 images): irn_r50_voc.py with a ResNet-18 from
 # random init (no downloads), sizes for 64 px images and a schedule of a
-# minute on 2 CPU cores. Method configs: irn_{cam,c2am}_r18_gen.py.
+# minute on 2 CPU cores. Method configs: irn_r18_gen_{cam,c2am,...}.py.
 _base_ = ['./irn_r50_voc.py']
 
 data_root = 'data/gen_voc/VOC2012'
@@ -17,13 +17,10 @@ model = dict(
     radius=5,
     test_pad_size=None)
 
+# irn_r50_voc.py's pipeline and schedule, with this crop and these epochs
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='IRNRandomRescale', scale_range=(0.5, 1.5)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='IRNRandomCrop', crop_size=crop_size),
-    dict(type='PackSegInputs'),
+    dict(t, crop_size=crop_size) if t.type == 'IRNRandomCrop' else t
+    for t in _base_.train_pipeline
 ]
 # Small images: worker processes would only compete for the CPU cores.
 train_dataloader = dict(
@@ -35,15 +32,6 @@ test_dataloader = dict(
     num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root))
 
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        power=0.9,
-        eta_min=0.0,
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        convert_to_iter_based=True)
-]
+param_scheduler = [dict(_base_.param_scheduler[0], end=max_epochs)]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(logger=dict(interval=5))

@@ -3,8 +3,6 @@
 # masks, the random walk on advcam_r18_gen_trainaug.py's CAM files.
 _base_ = ['./irn_r18_gen_cam.py']
 
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/crf_gen_advcam/masks'))
+train_dataloader = dict(dataset=dict(label_dir='work_dirs/crf_gen_advcam/masks'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/advcam_r18_gen_trainaug/cams',
-    out_dir='work_dirs/irn_r18_gen_advcam/masks'))
+    cam_dir='work_dirs/advcam_r18_gen_trainaug/cams'))

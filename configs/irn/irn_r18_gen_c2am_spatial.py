@@ -3,8 +3,6 @@
 # c2am_r18_gen_spatial_trainaug.py's CAM files.
 _base_ = ['./irn_r18_gen_c2am.py']
 
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/crf_gen_c2am_spatial/masks'))
+train_dataloader = dict(dataset=dict(label_dir='work_dirs/crf_gen_c2am_spatial/masks'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/c2am_r18_gen_spatial_trainaug/cams',
-    out_dir='work_dirs/irn_r18_gen_c2am_spatial/masks'))
+    cam_dir='work_dirs/c2am_r18_gen_spatial_trainaug/cams'))

@@ -2,8 +2,6 @@
 _base_ = ['./irn_r18_gen.py']
 
 model = dict(test_cfg=dict(bg_thr=0.25))
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/crf_gen_cam/masks'))
+train_dataloader = dict(dataset=dict(label_dir='work_dirs/crf_gen_cam/masks'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/cam_r18_gen_trainaug/cams',
-    out_dir='work_dirs/irn_r18_gen_cam/masks'))
+    cam_dir='work_dirs/cam_r18_gen_trainaug/cams'))

@@ -3,8 +3,6 @@
 # the random walk on recam_r18_gen_trainaug.py's CAM files.
 _base_ = ['./irn_r18_gen_cam.py']
 
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/crf_gen_recam/masks'))
+train_dataloader = dict(dataset=dict(label_dir='work_dirs/crf_gen_recam/masks'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/recam_r18_gen_trainaug/cams',
-    out_dir='work_dirs/irn_r18_gen_recam/masks'))
+    cam_dir='work_dirs/recam_r18_gen_trainaug/cams'))

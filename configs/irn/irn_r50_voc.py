@@ -1,7 +1,8 @@
 # IRNet (class-boundary branch) trained on the CRF confident labels, then
 # IRN's random walk from the CAMs on its boundary maps (tools/test.py). The
-# method's configs set the background score and the folders:
-#   irn_r50_voc_cam.py (plain CAM, IRN) and irn_r50_voc_c2am.py (C2AM).
+# method's configs set what differs: the background score, the CRF masks
+# and the CAM files: irn_r50_voc_cam.py (plain CAM, IRN), irn_r50_voc_c2am.py
+# (C2AM), ...
 # Reference (IRN's run_sample.py): frozen ImageNet ResNet-50, path radius 10,
 # crop 512, rescale 0.5-1.5, flip, batch 32, 3 epochs, lr 0.1, weight decay
 # 1e-4, poly (power 0.9) per iteration; random walk radius 5, beta 10,
@@ -63,3 +64,5 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 test_evaluator = dict(
     sweep_bg_thrs=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5,
                    0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95))
+# the masks: <work_dir>/masks (_base_/datasets/voc_cam_masks.py)
+default_hooks = dict(mask_file=dict(type='MaskFileHook'))

@@ -7,8 +7,6 @@
 #       work_dirs/irn_r50_voc_advcam/epoch_3.pth
 _base_ = ['./irn_r50_voc_cam.py']
 
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/crf_voc_advcam/masks'))
+train_dataloader = dict(dataset=dict(label_dir='work_dirs/crf_voc_advcam/masks'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/advcam_r50_voc_trainaug/cams',
-    out_dir='work_dirs/irn_r50_voc_advcam/masks'))
+    cam_dir='work_dirs/advcam_r50_voc_trainaug/cams'))

@@ -6,8 +6,6 @@
 #       work_dirs/irn_r50_voc_c2am_spatial/epoch_3.pth
 _base_ = ['./irn_r50_voc_c2am.py']
 
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/crf_voc_c2am_spatial/masks'))
+train_dataloader = dict(dataset=dict(label_dir='work_dirs/crf_voc_c2am_spatial/masks'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/c2am_r50_voc_spatial_trainaug/cams',
-    out_dir='work_dirs/irn_r50_voc_c2am_spatial/masks'))
+    cam_dir='work_dirs/c2am_r50_voc_spatial_trainaug/cams'))

@@ -7,8 +7,6 @@
 #       work_dirs/irn_r50_voc_recam/epoch_3.pth
 _base_ = ['./irn_r50_voc_cam.py']
 
-train_dataloader = dict(
-    dataset=dict(label_dir='work_dirs/crf_voc_recam/masks'))
+train_dataloader = dict(dataset=dict(label_dir='work_dirs/crf_voc_recam/masks'))
 test_dataloader = dict(dataset=dict(
-    cam_dir='work_dirs/recam_r50_voc_trainaug/cams',
-    out_dir='work_dirs/irn_r50_voc_recam/masks'))
+    cam_dir='work_dirs/recam_r50_voc_trainaug/cams'))

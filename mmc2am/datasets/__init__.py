@@ -5,11 +5,9 @@ from .pseudo_mask_dataset import PseudoMaskDataset
 from .samplers import TotalBatchSampler
 from .transforms import EraseObjects, IRNRandomCrop
 from .voc_cls_dataset import VOCImageLevelDataset
-from .voc_generator import generate_voc_dataset
 
 __all__ = [
-    'CAMFileDataset', 'EraseObjects', 'generate_voc_dataset',
-    'IRNAffinityDataset', 'IRNRandomCrop',
+    'CAMFileDataset', 'EraseObjects', 'IRNAffinityDataset', 'IRNRandomCrop',
     'IRNRandomRescale', 'load_irn_cls_labels', 'PseudoMaskDataset',
     'TotalBatchSampler', 'VOCImageLevelDataset'
 ]

@@ -16,8 +16,8 @@ class PseudoMaskDataset(PascalVOCDataset):
     A drop-in for mmseg's ``PascalVOCDataset`` in the training split of any
     stock VOC config: the same 21 classes and palette, 255 ignored (mmseg's
     default ``ignore_index``), only the masks come from ``mask_dir``, e.g. the
-    masks of the CRF or random-walk stage (``configs/c2am/pseudo_mask_*``,
-    ``irn_*``).
+    masks of the CRF or random-walk stage (``configs/crf/``,
+    ``configs/irn/``: ``work_dirs/<config name>/masks``).
 
     Each mask is checked as soon as the pipeline has loaded it (one
     ``max`` over the array): a value that is neither a class nor

@@ -4,4 +4,5 @@ from .heads import *  # noqa: F401,F403
 from .heads import __all__ as _heads_all
 
 __all__ = ['CAMClassifier', 'CAMDataPreprocessor', *_heads_all]
+from .crf import *  # noqa
 from .irn import *  # noqa

@@ -1,7 +1,7 @@
 # IRN's confident labels (cam_to_ir_label): background planes t_fg / t_bg,
 # each label map refined by a dense CRF on the image (IRN's
 # crf_inference_label), pixels between the two 255. The thresholds are the
-# method's (pseudo_mask_{cam,c2am}_*.py).
+# method's (crf/crf_{voc,gen}_*.py).
 model = dict(
     type='CRFConfidentLabels',
     t_fg=None,

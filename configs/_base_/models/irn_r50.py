@@ -34,5 +34,5 @@ model = dict(
     test_pad_size=512,
     test_flip=True,
     # the random walk (run_sample.py): radius 5, beta 10, 2^8 steps; the
-    # background score is the method's (irn_{cam,c2am}_*.py)
+    # background score is the method's (irn/irn_*_{cam,c2am}.py)
     test_cfg=dict(radius=5, beta=10, exp_times=8, bg_thr=None))

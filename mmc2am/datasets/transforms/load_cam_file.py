@@ -12,8 +12,9 @@ class LoadCAMFile(BaseTransform):
     """Read the CAMs of ``results['cam_path']``.
 
     Images whose mask is already written (``results['mask_done']``, set by
-    :class:`mmc2am.datasets.CAMFileDataset`) are passed on without reading:
-    a resumed mask stage does not recompute them.
+    :class:`mmc2am.datasets.CAMFileDataset` from the folder of
+    :class:`mmc2am.engine.MaskFileHook`) are passed on without reading: a
+    resumed mask stage does not recompute them.
 
     Required keys: ``cam_path``; optional ``mask_done``.
     Added keys: ``cam_keys`` (int64 (K,), 0-based classes), ``cam``

@@ -1,19 +1,16 @@
 """Write the CAMs of a classifier's test run as CAM files; resume from them."""
-import glob
-import os
 import os.path as osp
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import torch
-from mmengine.dist import is_main_process
-from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from mmc2am.cam.cam_file import cam_file_path, load_cam_file, save_cam_file
 from mmc2am.cam.cam_inference import sample_keys
 from mmc2am.cam.multi_scale import cam_sizes
+
+from .per_image_file_hook import PerImageFileHook
 
 __all__ = ['CAMFileHook']
 
@@ -30,7 +27,7 @@ def _img_id(sample) -> str:
 
 
 @HOOKS.register_module()
-class CAMFileHook(Hook):
+class CAMFileHook(PerImageFileHook):
     """One CAM file per test image (:mod:`mmc2am.cam.cam_file`), resumable.
 
     The model returns the CAMs in its data samples (``CAMClassifier`` in
@@ -40,7 +37,9 @@ class CAMFileHook(Hook):
     images whose file exists (same classes, same size) into their data
     samples, so the model does not recompute them: a killed test run,
     started again, continues where it stopped. CAMs read back carry the
-    files' float16 rounding (at most 2^-12 on [0, 1]).
+    files' float16 rounding (at most 2^-12 on [0, 1]). The pseudo-masks
+    made from these files are written the same way
+    (:class:`MaskFileHook`, :class:`PerImageFileHook`).
 
     Registered in mmengine's root ``HOOKS``. In a config (a dict key, so it
     merges through ``_base_`` and is set with ``--cfg-options
@@ -56,40 +55,36 @@ class CAMFileHook(Hook):
         overwrite (bool): Recompute and rewrite existing files.
     """
 
-    priority = 'NORMAL'
+    folder_name = 'cams'
+    what = 'CAM files'
+    tmp_glob = '.*.npz.*.tmp'
 
     def __init__(self, out_dir: Optional[str] = None,
                  overwrite: bool = False) -> None:
-        self.out_dir = out_dir
+        super().__init__(out_dir)
         self.overwrite = overwrite
-        self._dir: Optional[str] = None
 
-    def before_test(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        mode = (getattr(model, 'test_cfg', None) or {}).get('mode')
-        # a classification test has no CAMs to write
-        self._dir = None if mode not in ('cam', 'advcam') else osp.abspath(
-            self.out_dir or osp.join(runner.work_dir, 'cams'))
-        if self._dir is not None:
-            print_log(f'CAM files: {self._dir}', 'current')
+    def active(self, runner) -> bool:
+        """A CAM test run; a classification test has no CAMs to write."""
+        model = self.unwrapped_model(runner)
+        return (getattr(model, 'test_cfg', None) or {}).get('mode') == 'cam'
 
-    def before_test_iter(self, runner, batch_idx: int,
-                         data_batch: Optional[dict] = None) -> None:
-        if self._dir is None or self.overwrite or not data_batch:
+    def read_finished(self, sample) -> None:
+        """The CAMs of the image's file, if it matches this run (same
+        classes, same size), as the sample's ``cam`` / ``high_res_cam``."""
+        if self.overwrite:
             return
-        for sample in data_batch.get('data_samples', []):
-            h, w = (int(v) for v in sample.img_shape[:2])
-            path = cam_file_path(self._dir, _img_id(sample))
-            saved = self._read_finished(path, sample_keys(sample), (h, w))
-            if saved is not None:
-                sample.set_metainfo(dict(cam_keys=saved['keys'],
-                                         cam_from_file=True))
-                sample.set_field(saved['cam'], 'cam')
-                sample.set_field(saved['high_res'], 'high_res_cam')
+        h, w = (int(v) for v in sample.img_shape[:2])
+        path = cam_file_path(self._dir, _img_id(sample))
+        saved = self._load_matching(path, sample_keys(sample), (h, w))
+        if saved is not None:
+            sample.set_metainfo(dict(cam_keys=saved['keys'],
+                                     cam_from_file=True))
+            sample.set_field(saved['cam'], 'cam')
+            sample.set_field(saved['high_res'], 'high_res_cam')
 
     @staticmethod
-    def _read_finished(path: str, keys: torch.Tensor,
+    def _load_matching(path: str, keys: torch.Tensor,
                        size: Tuple[int, int]) -> Optional[dict]:
         """The CAMs of a finished file, or None if missing or stale."""
         if not osp.exists(path):
@@ -109,27 +104,12 @@ class CAMFileHook(Hook):
             return None
         return {k: torch.from_numpy(v) for k, v in saved.items()}
 
-    def after_test_iter(self, runner, batch_idx: int,
-                        data_batch: Optional[dict] = None,
-                        outputs: Optional[Sequence] = None) -> None:
-        if self._dir is None:
+    def write(self, sample) -> None:
+        """The CAM file of a sample whose CAMs were computed in this run."""
+        if sample.get('cam_from_file', False) or \
+                sample.get('high_res_cam', None) is None:
             return
-        for sample in outputs or []:
-            if sample.get('cam_from_file', False) or \
-                    sample.get('high_res_cam', None) is None:
-                continue
-            save_cam_file(
-                cam_file_path(self._dir, _img_id(sample)),
-                torch.as_tensor(sample.cam_keys).numpy(),
-                sample.cam.cpu().numpy(), sample.high_res_cam.cpu().numpy())
-
-    def after_test_epoch(self, runner, metrics=None) -> None:
-        # Temporaries of writes killed in an earlier run; every rank has
-        # finished writing once the metrics are computed.
-        if self._dir is None or not is_main_process():
-            return
-        for tmp in glob.glob(osp.join(self._dir, '.*.npz.*.tmp')):
-            try:
-                os.remove(tmp)
-            except FileNotFoundError:
-                pass
+        save_cam_file(
+            cam_file_path(self._dir, _img_id(sample)),
+            torch.as_tensor(sample.cam_keys).numpy(),
+            sample.cam.cpu().numpy(), sample.high_res_cam.cpu().numpy())

@@ -1,17 +1,17 @@
-"""Write the pseudo-masks of a mask stage and score them, in one pass.
+"""Score the pseudo-masks of a mask stage.
 
 The mask stages (CRF confident labels, IRN's random walk) are ``tools/test.py``
 runs: :class:`mmc2am.datasets.CAMFileDataset` yields each image with its CAM
-file, its ground truth when there is one and the mask file to write; the
-model (:class:`mmc2am.models.irn.CRFConfidentLabels`,
-:class:`mmc2am.models.irn.IRNet`) predicts ``pred_sem_seg``; this metric
-writes it as a VOC palette PNG (atomically) and scores it, as mmseg's
-``IoUMetric(format_only=True, output_dir=...)`` writes predictions.
+file and its ground truth when there is one; the model
+(:class:`mmc2am.models.crf.CRFConfidentLabels`,
+:class:`mmc2am.models.irn.IRNet`) predicts ``pred_sem_seg``;
+:class:`mmc2am.engine.MaskFileHook` writes it as a VOC palette PNG
+(``<work_dir>/masks`` by default) and this metric scores it.
 
-Resuming: a mask that exists is not recomputed (``mask_done``); the metric
-reads it back to score it, and reads back its sweep counts from
-``<out_dir>/.sweep/<img_id>.npz`` (written before the PNG), so the report of
-a resumed run covers every image.
+Resuming: a mask that exists is not recomputed (``mask_done``); the hook
+reads it back into ``pred_sem_seg`` and this metric reads back its sweep
+counts from ``<mask folder>/.sweep/<img_id>.npz`` (written here before the
+hook writes the PNG), so the report of a resumed run covers every image.
 """
 import glob
 import json
@@ -29,11 +29,6 @@ from prettytable import PrettyTable
 
 from mmc2am.cam.pseudo_mask import IGNORE_INDEX, confusion_areas
 from mmc2am.utils.io import atomic_open
-from mmc2am.utils.mask_files import (
-    check_mask_params,
-    load_label_png,
-    save_label_png,
-)
 from mmc2am.visualization.sweep_curve import log_dir, save_curve
 
 from .seed_metric import (
@@ -44,26 +39,27 @@ from .seed_metric import (
     sweep_confusions,
 )
 
-PARAMS_FILE = '.mask_params.json'
 SWEEP_DIR = '.sweep'
 RESULTS_FILE = 'pseudo_mask_results.json'
 
 
-def _sweep_path(mask_path: str) -> str:
+def _sweep_path(mask_path: Optional[str]) -> Optional[str]:
+    """``<mask folder>/.sweep/<img_id>.npz``; None without a mask file."""
+    if not mask_path:
+        return None
     folder, name = osp.split(mask_path)
     return osp.join(folder, SWEEP_DIR, osp.splitext(name)[0] + '.npz')
 
 
 @METRICS.register_module()
 class PseudoMaskMetric(BaseMetric):
-    """Write each sample's ``pred_sem_seg`` to its ``mask_path``; score it.
+    """Score each sample's ``pred_sem_seg`` against its ground truth.
 
     Registered in mmengine's root ``METRICS`` (every scope). Every data
-    sample carries ``mask_path``, ``mask_done``, ``mask_params`` (the
-    model's settings, recorded in ``<out_dir>/.mask_params.json``: a rerun
-    into the same folder with other settings is refused), ``pred_sem_seg``
-    unless ``mask_done``, and ``gt_sem_seg`` when the image has ground
-    truth.
+    sample carries ``pred_sem_seg``, ``gt_sem_seg`` when the image has
+    ground truth and, from :class:`mmc2am.engine.MaskFileHook`,
+    ``mask_path`` (the mask's file) and ``mask_done`` (made by an earlier
+    run, read back from the file).
 
     Scores, over the images with ground truth (mIoU in percent, classes
     absent from both masks and ground truth left out as mmseg does):
@@ -115,7 +111,7 @@ class PseudoMaskMetric(BaseMetric):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.output_dir = output_dir
-        self._checked = set()  # output folders whose settings were checked
+        self._sweep_dirs = set()  # folders of the saved sweep counts
 
     def _class_names(self) -> List[str]:
         names = list((self.dataset_meta or {}).get('classes', ()) or ())
@@ -125,30 +121,15 @@ class PseudoMaskMetric(BaseMetric):
                              "dataset_meta['classes']")
         return names if len(names) == n else [f'class{i}' for i in range(n)]
 
-    def _check_params(self, sample: dict) -> None:
-        """Record the settings beside the masks, or refuse other ones."""
-        out_dir = osp.dirname(sample['mask_path'])
-        if out_dir in self._checked:
-            return
-        params = dict(sample.get('mask_params') or {})
-        if sample.get('cam_path'):
-            params['cam_dir'] = osp.dirname(osp.abspath(sample['cam_path']))
-        check_mask_params(out_dir, PARAMS_FILE, params)
-        self._checked.add(out_dir)
-
     # ---------------------------------------------------------------- process
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Write the new masks, keep per-image areas (and sweep counts)."""
+        """Keep per-image areas (and sweep counts) of the masks."""
         num_labels = len(self._class_names())
         for sample in data_samples:
-            self._check_params(sample)
-            path = sample['mask_path']
+            path = sample.get('mask_path') or sample.get('img_path')
             done = bool(sample.get('mask_done', False))
-            if done:
-                pred = load_label_png(path)
-            else:
-                pred = _to_numpy(sample['pred_sem_seg']).astype(np.uint8)
-                pred = pred.reshape(pred.shape[-2:])
+            pred = _to_numpy(sample['pred_sem_seg']).astype(np.uint8)
+            pred = pred.reshape(pred.shape[-2:])
             result = dict(made=not done)
             gt = sample.get('gt_sem_seg')
             if gt is not None:
@@ -162,18 +143,18 @@ class PseudoMaskMetric(BaseMetric):
                 if self.sweep is not None:
                     result['sweep'] = self._sweep_counts(
                         sample, gt, done, num_labels)
-            if not done:
-                # the sweep counts first: an existing PNG means both exist
-                save_label_png(path, pred)
             self.results.append(result)
 
     def _sweep_counts(self, sample: dict, gt: np.ndarray, done: bool,
                       num_labels: int) -> Optional[tuple]:
         """(index, count) of the sweep (see :func:`seed_counts`), computed
-        and saved beside the mask, or read back for a finished one."""
-        path = _sweep_path(sample['mask_path'])
+        and saved beside the mask (before the hook writes the mask: an
+        existing PNG means both exist), or read back for a finished one."""
+        path = _sweep_path(sample.get('mask_path'))
+        if path is not None:
+            self._sweep_dirs.add(osp.dirname(path))
         if done:
-            if not osp.isfile(path):
+            if path is None or not osp.isfile(path):
                 return None  # made without a sweep: counted as missing
             with np.load(path) as f:
                 if not np.array_equal(f['thresholds'], self.sweep):
@@ -189,8 +170,9 @@ class PseudoMaskMetric(BaseMetric):
         index, count = seed_counts(scores, keys + 1, gt,
                                    self.sweep.astype(scores.dtype),
                                    num_labels, self.ignore_index)
-        with atomic_open(path, 'wb') as f:
-            np.savez(f, index=index, count=count, thresholds=self.sweep)
+        if path is not None:
+            with atomic_open(path, 'wb') as f:
+                np.savez(f, index=index, count=count, thresholds=self.sweep)
         return index, count
 
     # ---------------------------------------------------------------- compute
@@ -278,9 +260,8 @@ class PseudoMaskMetric(BaseMetric):
             save_curve(curve, 'pseudo_mask_sweep', out_dir,
                        xlabel='background score',
                        ylabel='pseudo-mask mIoU (%)')
-        for folder in self._checked:
-            for tmp in glob.glob(osp.join(folder, '.*.tmp')) + glob.glob(
-                    osp.join(folder, SWEEP_DIR, '.*.tmp')):
+        for folder in self._sweep_dirs:
+            for tmp in glob.glob(osp.join(folder, '.*.tmp')):
                 try:
                     os.remove(tmp)
                 except FileNotFoundError:

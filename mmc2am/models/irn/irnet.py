@@ -293,7 +293,8 @@ class IRNet(BaseModel):
         CAMs and ``cam_keys`` (:class:`mmc2am.datasets.CAMFileDataset`) also
         gets ``seg_scores`` (K, H, W), the walked scores (maximum 1), and
         ``pred_sem_seg`` (1, H, W) uint8, their labels against ``bg_thr``.
-        Samples whose mask exists (``mask_done``) are skipped.
+        Samples whose mask exists (``mask_done``, read back by
+        :class:`mmc2am.engine.MaskFileHook`) are skipped.
         """
         shapes = None
         if data_samples is not None:
@@ -310,9 +311,8 @@ class IRNet(BaseModel):
             for sample, edge in zip(data_samples, edges):
                 sample.set_data(dict(boundary=PixelData(data=edge[None])))
             return data_samples
-        params = self.mask_params
+        self._require_bg_thr()
         for i, sample in enumerate(data_samples):
-            sample.set_metainfo(dict(mask_params=params))
             if sample.metainfo.get('mask_done', False):
                 continue
             edge = self.predict_boundary(inputs[i:i + 1], [shapes[i]])[0]
@@ -320,15 +320,24 @@ class IRNet(BaseModel):
             self._walk(sample, edge, tuple(int(v) for v in shapes[i][:2]))
         return data_samples
 
-    @property
-    def mask_params(self) -> dict:
-        """The settings the random-walk masks depend on, and a digest of
-        the weights (recorded beside the masks)."""
+    def _require_bg_thr(self) -> None:
+        """Refuse a walk without the method's background score."""
         if self.test_cfg is None or self.test_cfg['bg_thr'] is None:
             raise ValueError(
                 'set model.test_cfg.bg_thr, the background score of the '
                 'random walk (IRN / plain CAM: 0.25, C2AM: 0.20), e.g. with '
-                'configs/c2am/irn_{cam,c2am}_*.py')
+                'configs/irn/irn_*_{cam,c2am}.py')
+
+    @property
+    def mask_params(self) -> dict:
+        """The settings the random-walk masks depend on, and a digest of
+        the weights (recorded beside the masks by
+        :class:`mmc2am.engine.MaskFileHook`).
+
+        Raises:
+            ValueError: ``test_cfg.bg_thr`` is not set.
+        """
+        self._require_bg_thr()
         if self._weights_digest is None:
             # computed once, after the runner has loaded the checkpoint
             sha = hashlib.sha1()

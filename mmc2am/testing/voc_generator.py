@@ -58,6 +58,11 @@ VOC_CLASSES: Tuple[str, ...] = (
 
 _PALETTE_BYTES = VOC_PALETTE.reshape(-1).tolist()
 
+# The generator's name in every XML annotation and in meta.json: the module's
+# path before it moved to mmc2am.testing, kept so that the same arguments
+# still give byte-identical data.
+GENERATOR_NAME = 'mmc2am.datasets.voc_generator'
+
 # Per class (in VOC order): object shape, object colour, context colour and
 # context texture. Context colours are distinct points of the {50, 130, 210}^3
 # grid (pairwise RGB distance >= 80) so that the context an image got can be
@@ -451,7 +456,7 @@ def _encode_xml(img_id: str, size: Tuple[int, int], objects: List[int],
     sub(root, 'filename', img_id + '.jpg')
     source = sub(root, 'source')
     sub(source, 'database', 'mmc2am generated VOC look-alike')
-    sub(source, 'annotation', 'mmc2am.datasets.voc_generator')
+    sub(source, 'annotation', GENERATOR_NAME)
     size_el = sub(root, 'size')
     sub(size_el, 'width', size[1])
     sub(size_el, 'height', size[0])
@@ -571,7 +576,7 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
                      text.encode())
 
     meta = dict(
-        generator='mmc2am.datasets.voc_generator',
+        generator=GENERATOR_NAME,
         # 2: Annotations/<id>.xml written for every image
         format_version=2,
         seed=int(seed),

@@ -1,10 +1,11 @@
 """IRN's confident labels (``step/cam_to_ir_label.py``) as a test-time model.
 
 The CRF pseudo-mask stage is ``tools/test.py`` on a config with this model,
-:class:`mmc2am.datasets.CAMFileDataset` (image + CAM file + mask) and
-:class:`mmc2am.evaluation.PseudoMaskMetric` (writes and scores the masks).
-The model has no weights: per image it runs
-:func:`mmc2am.cam.pseudo_mask.cam_to_pseudo_mask` on the CAMs and the image.
+:class:`mmc2am.datasets.CAMFileDataset` (image + CAM file + ground truth),
+:class:`mmc2am.engine.MaskFileHook` (writes the masks, resumes) and
+:class:`mmc2am.evaluation.PseudoMaskMetric` (scores them). The model has no
+weights: per image it runs :func:`mmc2am.cam.pseudo_mask.cam_to_pseudo_mask`
+on the CAMs and the image.
 """
 import json
 import os.path as osp
@@ -85,7 +86,8 @@ class CRFConfidentLabels(BaseModel):
 
     Inputs are the (3, H, W) uint8 BGR images as loaded; every data sample
     carries ``cam_keys`` and the CAMs of ``cam_key``. Samples whose mask is
-    already written (``mask_done``) are returned untouched.
+    already written (``mask_done``, their ``pred_sem_seg`` read back by
+    :class:`mmc2am.engine.MaskFileHook`) are returned untouched.
 
     Args:
         t_fg (float): Background score of the confident foreground.
@@ -141,7 +143,7 @@ class CRFConfidentLabels(BaseModel):
             raise ValueError(
                 'set model.t_fg and model.t_bg (IRN / plain CAM: 0.30 / 0.05, '
                 'C2AM: 0.375 / 0.10), or model.thresholds_from_seeds, e.g. '
-                'with configs/c2am/pseudo_mask_{cam,c2am}_*.py')
+                'with configs/crf/crf_{voc,gen}_{cam,c2am}.py')
         if mode not in ('crf', 'threshold'):
             raise ValueError(f"mode must be 'crf' or 'threshold', got {mode!r}")
         if t_bg > t_fg:
@@ -155,7 +157,8 @@ class CRFConfidentLabels(BaseModel):
 
     @property
     def mask_params(self) -> dict:
-        """The settings the masks depend on (recorded beside them)."""
+        """The settings the masks depend on (recorded beside them by
+        :class:`mmc2am.engine.MaskFileHook`)."""
         params = dict(model=type(self).__name__, t_fg=self.t_fg,
                       t_bg=self.t_bg, mode=self.mode, crf=self.crf,
                       cam_key=self.cam_key)
@@ -180,7 +183,6 @@ class CRFConfidentLabels(BaseModel):
             raise RuntimeError(f'{type(self).__name__} only predicts '
                                f'(mode "{mode}")')
         for img, sample in zip(inputs, data_samples):
-            sample.set_metainfo(dict(mask_params=self.mask_params))
             if sample.metainfo.get('mask_done', False):
                 continue
             h, w = (int(v) for v in sample.metainfo['img_shape'][:2])
