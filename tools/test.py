@@ -24,6 +24,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmc2am.utils import atomic_open, destroy_dist, prepare_cfg_for_device
+from mmc2am.utils.input_checks import check_cfg_options, check_test_checkpoint
 
 
 def parse_args():
@@ -129,6 +130,8 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        # a misspelt top-level key (load_frm=) would be added and ignored
+        check_cfg_options(cfg, args.cfg_options, 'tools/test.py')
         cfg.merge_from_dict(args.cfg_options)
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
@@ -164,6 +167,11 @@ def main():
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    # Before any metric or mask is written: a checkpoint without the model's
+    # weights (another stage's, or none) is refused, not only logged by
+    # mmengine as "do not match exactly". Models without weights (the CRF
+    # mask stages) take none.
+    check_test_checkpoint(runner.model, cfg.get('load_from'))
     metrics = runner.test()
     # A machine-readable copy of the metrics for scripts (the pipeline's
     # results table); mmengine only logs them.

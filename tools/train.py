@@ -10,6 +10,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from mmc2am.utils import destroy_dist, prepare_cfg_for_device
+from mmc2am.utils.input_checks import check_cfg_options, check_train_batches
 
 
 def parse_args():
@@ -55,6 +56,8 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        # a misspelt top-level key (load_frm=) would be added and ignored
+        check_cfg_options(cfg, args.cfg_options, 'tools/train.py')
         cfg.merge_from_dict(args.cfg_options)
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
@@ -105,6 +108,10 @@ def main():
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    # Builds the train loop, what runner.train() does first: a split smaller
+    # than one batch (drop_last) is named here, not by mmengine's
+    # "`epoch_length` must be a positive integer, but got 0".
+    check_train_batches(runner)
     runner.train()
     destroy_dist()
 

@@ -41,16 +41,51 @@ def cam_sizes(h: int, w: int) -> Tuple[Tuple[int, int], Tuple[int, int]]:
             (math.ceil(h / 16) * 16, math.ceil(w / 16) * 16))
 
 
+def scaled_size(h: int, w: int, scale: float) -> Tuple[int, int]:
+    """``(round(h*scale), round(w*scale))``, IRN's ``pil_rescale`` size."""
+    return int(round(h * scale)), int(round(w * scale))
+
+
+def check_scales(h: int, w: int, scales: Sequence[float],
+                 name: Optional[str] = None) -> None:
+    """Refuse image scales that shrink an ``h x w`` image to nothing.
+
+    torch would fail inside the resize with "Input and output sizes should
+    be greater than 0", naming neither the image nor the scale.
+
+    Args:
+        h (int): Image height.
+        w (int): Image width.
+        scales (Sequence[float]): Image scales of the CAM inference.
+        name (str, optional): The image (its path), for the message.
+
+    Raises:
+        ValueError: Names the image, its size and the scale.
+    """
+    for s in scales:
+        if s == 1.0 and h > 0 and w > 0:
+            continue
+        size = scaled_size(h, w, s)
+        if min(size) < 1:
+            raise ValueError(
+                f'image {name or "(unnamed)"} of {h}x{w} pixels is too small '
+                f'for CAM scale {s}: it would be resized to '
+                f'{size[0]}x{size[1]}; use larger images or drop the scale '
+                '(model.test_cfg.scales)')
+
+
 def resize_image(img: Tensor, scale: float) -> Tensor:
     """Resize a (N, 3, H, W) float image by ``scale`` like PIL's bicubic.
 
     The output size is ``(round(H*scale), round(W*scale))`` as IRN's
-    ``pil_rescale``; scale 1 returns the input itself.
+    ``pil_rescale``; scale 1 returns the input itself. ValueError (naming
+    the scale) if that size is 0.
     """
     if scale == 1.0:
         return img
     H, W = img.shape[-2:]
-    size = (int(round(H * scale)), int(round(W * scale)))
+    check_scales(H, W, (scale, ))
+    size = scaled_size(H, W, scale)
     return F.interpolate(
         img, size=size, mode='bicubic', align_corners=False, antialias=True)
 
@@ -202,6 +237,6 @@ def normalize_cams(cams: Tensor, eps: float = 1e-5) -> Tensor:
 
 
 __all__ = [
-    'cam_sizes', 'multi_scale_cam', 'multi_scale_cam_reference',
-    'normalize_cams', 'resize_image', 'square_cam'
+    'cam_sizes', 'check_scales', 'multi_scale_cam', 'multi_scale_cam_reference',
+    'normalize_cams', 'resize_image', 'scaled_size', 'square_cam'
 ]

@@ -35,6 +35,7 @@ from mmpretrain.datasets.categories import VOC2007_CATEGORIES
 from mmpretrain.registry import DATASETS
 from PIL import Image
 
+from mmc2am.utils.input_checks import parse_xml_no_dtd
 from mmc2am.utils.io import atomic_open
 
 from .irn_cls_labels import load_irn_cls_labels
@@ -220,7 +221,9 @@ class VOCImageLevelDataset(MultiLabelDataset):
         if not osp.isfile(path):
             raise FileNotFoundError(f'XML annotation not found: {path}')
         try:
-            root = ET.parse(path).getroot()
+            # no DTD, so no entity expansion (billion laughs, external
+            # entities): ValueError naming the file
+            root = parse_xml_no_dtd(path)
         except ET.ParseError as e:
             raise ValueError(f'{path}: not a valid XML annotation ({e})') \
                 from None

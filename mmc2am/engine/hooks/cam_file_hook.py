@@ -1,4 +1,5 @@
 """Write the CAMs of a classifier's test run as CAM files; resume from them."""
+import logging
 import os.path as osp
 from typing import Optional, Tuple
 
@@ -47,7 +48,9 @@ class CAMFileHook(PerImageFileHook):
 
         default_hooks = dict(cam_file=dict(type='CAMFileHook'))
 
-    Every rank writes the files of its own images.
+    Every rank writes the files of its own images. At the end of the run,
+    each rank warns with the count of its images whose CAMs are all zero
+    (an undertrained classifier: their pseudo-masks are all background).
 
     Args:
         out_dir (str, optional): Folder of the CAM files. Defaults to
@@ -63,6 +66,13 @@ class CAMFileHook(PerImageFileHook):
                  overwrite: bool = False) -> None:
         super().__init__(out_dir)
         self.overwrite = overwrite
+        self._num_images = 0
+        self._all_zero: list = []
+
+    def before_test(self, runner) -> None:
+        super().before_test(runner)
+        self._num_images = 0
+        self._all_zero = []
 
     def active(self, runner) -> bool:
         """A CAM test run; a classification test has no CAMs to write."""
@@ -106,6 +116,7 @@ class CAMFileHook(PerImageFileHook):
 
     def write(self, sample) -> None:
         """The CAM file of a sample whose CAMs were computed in this run."""
+        self._count(sample)
         if sample.get('cam_from_file', False) or \
                 sample.get('high_res_cam', None) is None:
             return
@@ -113,3 +124,25 @@ class CAMFileHook(PerImageFileHook):
             cam_file_path(self._dir, _img_id(sample)),
             torch.as_tensor(sample.cam_keys).numpy(),
             sample.cam.cpu().numpy(), sample.high_res_cam.cpu().numpy())
+
+    def _count(self, sample) -> None:
+        """Count the image, and those with classes but all-zero CAMs."""
+        cam = sample.get('cam', None)
+        if cam is None:
+            return
+        self._num_images += 1
+        if cam.numel() and not bool(cam.any()):
+            self._all_zero.append(_img_id(sample))
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        super().after_test_epoch(runner, metrics)
+        if self._dir is None or not self._all_zero:
+            return
+        names = ', '.join(self._all_zero[:5])
+        more = ', ...' if len(self._all_zero) > 5 else ''
+        print_log(
+            f'CAMFileHook: {len(self._all_zero)} of the {self._num_images} '
+            f'images of this process have all-zero CAMs ({names}{more}); '
+            f'their CAM files in {self._dir} give all-background masks: is '
+            'the classifier trained?', logger='current',
+            level=logging.WARNING)

@@ -134,6 +134,7 @@ class AdvCAM(BaseCAMGenerator):
                  data_samples: list) -> List:
         """See :meth:`BaseCAMGenerator.__call__`; one image at a time."""
         check_batch(inputs, data_samples)
+        self.check_image_sizes(inputs, data_samples)
         was_training = model.training
         model.eval()
         try:

@@ -12,6 +12,9 @@ from typing import List, Sequence
 
 from torch import Tensor, nn
 
+from mmc2am.cam.cam_inference import image_size, sample_keys
+from mmc2am.cam.multi_scale import check_scales
+
 
 class BaseCAMGenerator(metaclass=ABCMeta):
     """Multi-scale (+ flip) CAMs of the ground-truth classes of each image.
@@ -52,6 +55,24 @@ class BaseCAMGenerator(metaclass=ABCMeta):
         Returns:
             list: The same samples with the CAM fields.
         """
+
+    def check_image_sizes(self, inputs: Tensor, data_samples: list) -> None:
+        """Refuse images that a scale shrinks to nothing, naming the image
+        (its ``img_path``) and the scale, before any forward pass.
+
+        Samples that came with their CAMs (``cam_from_file``) or have no
+        class (no forward pass) are skipped.
+
+        Raises:
+            ValueError: From :func:`mmc2am.cam.multi_scale.check_scales`.
+        """
+        for sample in data_samples:
+            if sample.get('cam_from_file', False) or \
+                    sample_keys(sample).numel() == 0:
+                continue
+            h, w = image_size(sample, inputs)
+            name = sample.get('img_path', None) or sample.get('img_id', None)
+            check_scales(h, w, self.scales, name)
 
     def __repr__(self) -> str:
         args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items())

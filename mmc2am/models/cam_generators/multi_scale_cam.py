@@ -38,5 +38,6 @@ class MultiScaleCAM(BaseCAMGenerator):
                  data_samples: list) -> List:
         """See :meth:`BaseCAMGenerator.__call__`; ``model`` needs
         ``forward_cam`` only."""
+        self.check_image_sizes(inputs, data_samples)
         return predict_cams(model, inputs, data_samples, self.scales,
                             self.flip, self.reference)

@@ -19,6 +19,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
+from mmc2am.cam.multi_scale import cam_sizes
 from mmc2am.cam.pseudo_mask import DEFAULT_CRF, cam_to_pseudo_mask, resize_cams
 
 __all__ = ['CRFConfidentLabels', 'thresholds_from_seed_sweep']
@@ -103,7 +104,8 @@ class CRFConfidentLabels(BaseModel):
         crf (dict, optional): :func:`crf_inference_label` arguments;
             defaults to IRN's (:data:`DEFAULT_CRF`).
         cam_key (str): ``'high_res_cam'`` (full resolution, IRN) or
-            ``'cam'`` (stride 4); resized to the image if its size differs.
+            ``'cam'`` (stride 4, resized to the image). Maps of another
+            size than the image's (a CAM file of another image) are refused.
         data_preprocessor (dict, optional): Defaults to mmengine's
             ``BaseDataPreprocessor`` (no normalisation: the CRF needs the
             image's colours).
@@ -166,6 +168,22 @@ class CRFConfidentLabels(BaseModel):
             params['thresholds_from_seeds'] = self.seed_rule
         return params
 
+    def _check_cam_size(self, cams: np.ndarray, metainfo: dict,
+                        size: Tuple[int, int]) -> None:
+        """ValueError (naming the CAM file and both sizes) unless the
+        (K, h, w) maps of ``cam_key`` fit an image of ``size`` (H, W)."""
+        h, w = size
+        expected = (h, w) if self.cam_key == 'high_res_cam' else cam_sizes(
+            h, w)[0]
+        got = tuple(cams.shape[-2:])
+        if cams.shape[0] and got != tuple(expected):
+            raise ValueError(
+                f"CAM file {metainfo.get('cam_path')}: its {self.cam_key!r} "
+                f'maps are {got[0]}x{got[1]} but the image '
+                f"{metainfo.get('img_path', '')} is {h}x{w} (expected "
+                f'{expected[0]}x{expected[1]}): the CAM file is not of this '
+                'image or this size; remake the CAM files')
+
     def forward(self,
                 inputs: List[Tensor],
                 data_samples: Optional[List[SegDataSample]] = None,
@@ -193,7 +211,9 @@ class CRFConfidentLabels(BaseModel):
             if cams is None:
                 raise KeyError(f"{sample.metainfo.get('cam_path')} has no "
                                f'{self.cam_key!r} maps')
-            cams = resize_cams(cams.cpu().numpy(), (h, w))
+            cams = cams.cpu().numpy()
+            self._check_cam_size(cams, sample.metainfo, (h, w))
+            cams = resize_cams(cams, (h, w))
             mask = cam_to_pseudo_mask(cams, sample.metainfo['cam_keys'],
                                       self.t_fg, self.t_bg, img=rgb,
                                       mode=self.mode, crf=self.crf)
