@@ -1,10 +1,49 @@
 """Shared pytest fixtures: a tiny generated VOC2012-layout dataset."""
+import os
+
 import pytest
 
 # The tiny dataset shared by every test of the session: small enough to be
 # generated in well under a second, large enough that every split is non-empty
 # and most classes occur.
 TINY_VOC = dict(num_train=24, num_val=12, num_aug=24, img_size=64, seed=0)
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs ``-n <cores>``), give each worker
+    its share of the cores: two workers with two OpenMP threads each on two
+    cores make every torch op fight for them. The subprocesses that tests
+    start (tools/train.py, ...) inherit the share through OMP_NUM_THREADS,
+    unless a test sets its own."""
+    workers = os.environ.get('PYTEST_XDIST_WORKER_COUNT')
+    if not workers:
+        return
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
+             else os.cpu_count() or 1)
+    threads = max(1, cores // int(workers))
+    os.environ.setdefault('OMP_NUM_THREADS', str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+# The slowest files (their tests start and train models in subprocesses),
+# slowest first. Under pytest-xdist with --dist loadfile, each file runs whole
+# on one worker; started first, none of them is left running alone at the end
+# while the other workers idle.
+SLOW_FIRST = ('test_run_pipeline.py', 'test_pipeline_engine.py',
+              'test_determinism.py', 'test_fault_resume.py',
+              'test_distributed.py', 'test_mask_stages.py',
+              'test_global_cam_hook.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, the files of ``SLOW_FIRST`` first (every worker
+    sorts alike, as xdist requires); a plain run keeps pytest's order."""
+    if not os.environ.get('PYTEST_XDIST_WORKER'):
+        return
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))
 
 
 @pytest.fixture(scope='session')

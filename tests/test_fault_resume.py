@@ -36,6 +36,7 @@ C2AM_CONFIG = osp.join(ROOT, 'configs/c2am/c2am_r18_gen.py')
 # Three epochs: a kill right after epoch 1's checkpoint leaves a whole epoch
 # of margin before the run would end by itself.
 EPOCHS = 3
+ITERS_PER_EPOCH = 2  # 8 train images, batch 4
 # C2AM's six scales (+ flips), set explicitly: they make the global-CAM pass
 # long enough (about a second here) to kill the run inside it.
 PASS_SCALES = 'custom_hooks.0.scales=(1.0,0.5,1.5,2.0,2.5,3.0)'
@@ -218,12 +219,42 @@ def test_cam_killed_then_resumed_equals_uninterrupted(cam_runs):
 
     out = _run(_cmd(CAM_CONFIG, killed, cam_runs['opts'], True),
                str(cam_runs['tmp'] / 'cam_resumed.out'))
-    assert f'resumed epoch: {resumed_epoch}' in out, out[-3000:]
+    # the new process continues the iteration count from the checkpoint
+    assert (f'resumed epoch: {resumed_epoch}, '
+            f'iter: {resumed_epoch * ITERS_PER_EPOCH}') in out, out[-3000:]
+    last = _load_checkpoint(osp.join(killed, f'epoch_{EPOCHS}.pth'),
+                            map_location='cpu')['meta']
+    assert (last['epoch'], last['iter']) == (EPOCHS, EPOCHS * ITERS_PER_EPOCH)
     _assert_same_weights(osp.join(full, f'epoch_{EPOCHS}.pth'),
                          osp.join(killed, f'epoch_{EPOCHS}.pth'))
     _assert_kept(at_kill, killed, resumed_epoch)
     # the killed run's log stays beside the resumed run's
     assert len(_run_logs(killed)) == 2
+
+
+def test_a_resumed_runner_holds_the_checkpoints_optimizer_state(
+        cam_runs, tmp_path):
+    """A runner checkpoint loads under torch 2.14 (``weights_only``) with its
+    momentum buffers, and a runner resumed from it holds exactly them (was
+    tests/test_train_resume.py, which trained two more runs for this)."""
+    ckpt = osp.join(cam_runs['full'], 'epoch_1.pth')
+    first = _load_checkpoint(ckpt, map_location='cpu')
+    assert first['meta']['iter'] == ITERS_PER_EPOCH
+    assert first['optimizer']['state'], 'no momentum buffers saved'
+
+    cfg = Config.fromfile(osp.join(cam_runs['full'], 'cam_r18_gen.py'))
+    cfg.work_dir, cfg.log_level = str(tmp_path / 'probe'), 'WARNING'
+    cfg.experiment_name = 'resume_probe'  # its own logger (see below)
+    cfg.resume, cfg.load_from = True, ckpt
+    runner = Runner.from_cfg(cfg)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    runner.load_or_resume()
+    assert (runner.iter, runner.epoch) == (ITERS_PER_EPOCH, 1)
+    state = runner.optim_wrapper.optimizer.state_dict()['state']
+    assert state.keys() == first['optimizer']['state'].keys()
+    for k, v in first['optimizer']['state'].items():
+        torch.testing.assert_close(state[k]['momentum_buffer'],
+                                   v['momentum_buffer'], rtol=0, atol=0)
 
 
 def test_epoch_seed_makes_an_epochs_augmentation_independent_of_history(
