@@ -24,13 +24,13 @@ from mmengine.dataset import Compose
 from mmengine.infer import BaseInferencer
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import FUNCTIONS, init_default_scope
-from mmpretrain.registry import DATASETS, TRANSFORMS
 from mmpretrain.structures import DataSample
 from rich.progress import track
 from torch import nn
 
 from mmc2am.cam import cam_file_path, save_cam_file
 from mmc2am.cam.pseudo_mask import cam_to_pseudo_mask, resize_cams, save_label_png
+from mmc2am.registry import DATASETS, TRANSFORMS
 from mmc2am.utils.config_files import find_config
 from mmc2am.utils.io import atomic_open
 from mmc2am.visualization.cam_visualizer import (
@@ -150,7 +150,7 @@ class CAMInferencer(BaseInferencer):
         uint8 RGB image as loaded (for the CRF and the pictures).
         """
         steps = cfg.get('test_dataloader', {}).get('dataset', {}).get(
-            'pipeline', [dict(type='PackInputs')])
+            'pipeline', [dict(type='mmpretrain.PackInputs')])
         kinds = [str(t['type']).split('.')[-1] for t in steps]
         loads = [t for t, k in zip(steps, kinds) if k == 'LoadImageFromFile']
         load = TRANSFORMS.build(loads[0] if loads else dict(type='LoadImageFromFile'))

@@ -2,9 +2,8 @@
 import os.path as osp
 from typing import Any, List, Optional
 
-from mmseg.registry import DATASETS
-
 from mmc2am.cam.cam_file import cam_file_path
+from mmc2am.registry import DATASETS
 
 from .pseudo_mask_dataset import PseudoMaskDataset
 

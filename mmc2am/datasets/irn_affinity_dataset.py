@@ -13,7 +13,7 @@ masks as ``gt_seg_map``); this subclass only names the folder ``label_dir``
 as IRN does. The augmentation is the reference's, in its order
 (``IRNRandomRescale``, flip, ``IRNRandomCrop``), in the config's pipeline.
 """
-from mmseg.registry import DATASETS
+from mmc2am.registry import DATASETS
 
 from .pseudo_mask_dataset import PseudoMaskDataset
 from .transforms.irn_random_rescale import IRNRandomRescale

@@ -4,8 +4,8 @@ from typing import Any, List, Optional
 
 from mmcv.transforms import LoadImageFromFile
 from mmseg.datasets import PascalVOCDataset
-from mmseg.registry import DATASETS
 
+from mmc2am.registry import DATASETS
 from mmc2am.utils.mask_files import check_label_values, first_ids
 
 

@@ -32,9 +32,9 @@ from mmengine.fileio import list_from_file
 from mmengine.logging import print_log
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.datasets.categories import VOC2007_CATEGORIES
-from mmpretrain.registry import DATASETS
 from PIL import Image
 
+from mmc2am.registry import DATASETS
 from mmc2am.utils.input_checks import parse_xml_no_dtd
 from mmc2am.utils.io import atomic_open
 

@@ -16,15 +16,16 @@ gradient (``frozen_stages=2``: stem, ``layer1``, ``layer2``, as IRN's
 from typing import List, Optional
 
 from mmpretrain.models.classifiers import ImageClassifier
-from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
+
+from mmc2am.registry import MODELS
 
 from .cam_data_preprocessor import CAMDataPreprocessor
 from .cam_generators import BaseCAMGenerator
 
 # the CAM generator of a test_cfg without one
-DEFAULT_CAM_GENERATOR = dict(type='MultiScaleCAM')
+DEFAULT_CAM_GENERATOR = dict(type='mmc2am.MultiScaleCAM')
 # test_cfg keys that are not options of the CAM generator
 OWN_TEST_KEYS = ('mode', 'cam_generator')
 
@@ -72,7 +73,7 @@ class CAMClassifier(ImageClassifier):
         if data_preprocessor is None or isinstance(data_preprocessor, dict):
             data_preprocessor = dict(data_preprocessor or {})
             data_preprocessor.setdefault(
-                'type', f'mmpretrain.{CAMDataPreprocessor.__name__}')
+                'type', f'mmc2am.{CAMDataPreprocessor.__name__}')
         super().__init__(
             backbone=backbone,
             neck=None,

@@ -18,9 +18,10 @@ from typing import List, Optional
 
 import torch
 from mmpretrain.models.utils.data_preprocessor import ClsDataPreprocessor
-from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
+
+from mmc2am.registry import MODELS
 
 
 @MODELS.register_module()

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+
+from mmc2am.registry import HOOKS
 
 from .cam_visualizer import draw_cam_overlay, foreground_names
 

@@ -9,10 +9,10 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 import torch
-from mmengine.registry import VISUALIZERS
 from mmengine.visualization import Visualizer
 
 from mmc2am.cam.labels import background_argmax
+from mmc2am.registry import VISUALIZERS
 
 # The seed labels of a picture are the seed metric's (one function); the old
 # name stays for callers.

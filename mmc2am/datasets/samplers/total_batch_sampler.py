@@ -19,8 +19,9 @@ from typing import Optional
 
 from mmengine.dist import get_world_size
 from mmengine.logging import print_log
-from mmengine.registry import DATA_SAMPLERS
 from torch.utils.data import BatchSampler, Sampler
+
+from mmc2am.registry import DATA_SAMPLERS
 
 
 @DATA_SAMPLERS.register_module()

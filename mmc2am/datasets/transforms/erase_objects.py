@@ -15,8 +15,8 @@ from typing import Optional
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmengine.registry import TRANSFORMS
 
+from mmc2am.registry import TRANSFORMS
 from mmc2am.utils.mask_files import load_label_png
 
 __all__ = ['EraseObjects']

@@ -10,7 +10,8 @@ from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmengine.registry import TRANSFORMS
+
+from mmc2am.registry import TRANSFORMS
 
 # ImageNet mean in BGR (mmcv loads BGR): the colour that normalises to 0, as
 # IRN's zero padding of the normalised image.

@@ -4,7 +4,8 @@ from typing import Tuple
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmseg.registry import TRANSFORMS
+
+from mmc2am.registry import TRANSFORMS
 
 __all__ = ['IRNRandomRescale']
 

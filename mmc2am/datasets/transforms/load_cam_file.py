@@ -4,10 +4,10 @@ import logging
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
-from mmseg.registry import TRANSFORMS
 
 from mmc2am.cam.cam_file import load_cam_file
 from mmc2am.cam.multi_scale import cam_sizes
+from mmc2am.registry import TRANSFORMS
 
 __all__ = ['LoadCAMFile']
 

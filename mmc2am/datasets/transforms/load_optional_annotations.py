@@ -1,6 +1,7 @@
 """mmseg's ``LoadAnnotations`` for splits where only some images have masks."""
 from mmseg.datasets.transforms import LoadAnnotations
-from mmseg.registry import TRANSFORMS
+
+from mmc2am.registry import TRANSFORMS
 
 __all__ = ['LoadOptionalAnnotations']
 

@@ -2,7 +2,8 @@
 import numpy as np
 import torch
 from mmseg.datasets.transforms import PackSegInputs
-from mmseg.registry import TRANSFORMS
+
+from mmc2am.registry import TRANSFORMS
 
 __all__ = ['PackCAMInputs']
 

@@ -5,11 +5,11 @@ from typing import Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
-from mmengine.registry import HOOKS
 
 from mmc2am.cam.cam_file import cam_file_path, load_cam_file, save_cam_file
 from mmc2am.cam.cam_inference import sample_keys
 from mmc2am.cam.multi_scale import cam_sizes
+from mmc2am.registry import HOOKS
 
 from .per_image_file_hook import PerImageFileHook
 

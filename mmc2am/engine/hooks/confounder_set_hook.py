@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from mmengine.dataset import Compose
 from mmengine.dist import all_reduce, is_main_process
-from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
+from mmc2am.registry import HOOKS
 from mmc2am.utils.io import atomic_open
 from mmc2am.utils.mask_files import (
     check_label_values,
@@ -46,7 +46,8 @@ from mmc2am.utils.mask_files import (
 
 from .head_buffer_hook import HeadBufferHook
 
-DEFAULT_PIPELINE = (dict(type='LoadImageFromFile'), dict(type='PackInputs'))
+DEFAULT_PIPELINE = (dict(type='LoadImageFromFile'),
+                    dict(type='mmpretrain.PackInputs'))
 REDUCES = ('image', 'pixel')
 
 
@@ -143,7 +144,7 @@ class ConfounderSetHook(HeadBufferHook):
 
 
     def _base_dataset(self, runner: Runner):
-        from mmpretrain.registry import DATASETS
+        from mmc2am.registry import DATASETS
         if self.dataset is not None:
             return DATASETS.build(copy.deepcopy(self.dataset))
         dataset = runner.train_dataloader.dataset
@@ -187,7 +188,7 @@ class ConfounderSetHook(HeadBufferHook):
         Returns:
             Tensor: The (C, K) confounder set.
         """
-        from mmpretrain.registry import TRANSFORMS
+        from mmc2am.registry import TRANSFORMS
         model = self._model(runner)
         head = self._head(runner)
         C, K = head.num_classes, head.in_channels

@@ -13,8 +13,9 @@ the epoch alone.
 """
 import numpy as np
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
 from mmengine.runner import Runner, set_random_seed
+
+from mmc2am.registry import HOOKS
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

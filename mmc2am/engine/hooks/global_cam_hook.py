@@ -18,16 +18,17 @@ import torch
 import torch.nn.functional as F
 from mmengine.dataset import Compose
 from mmengine.dist import all_reduce, is_main_process
-from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from mmc2am.cam.cam_inference import inference_cam_fn
 from mmc2am.cam.multi_scale import multi_scale_cam, normalize_cams, square_cam
+from mmc2am.registry import HOOKS
 from mmc2am.utils.io import atomic_open
 
 from .head_buffer_hook import HeadBufferHook
 
-DEFAULT_PIPELINE = (dict(type='LoadImageFromFile'), dict(type='PackInputs'))
+DEFAULT_PIPELINE = (dict(type='LoadImageFromFile'),
+                    dict(type='mmpretrain.PackInputs'))
 CAM_RESOLUTIONS = ('square', 'high_res', 'strided')
 
 
@@ -180,7 +181,7 @@ class GlobalCAMHook(HeadBufferHook):
 
 
     def _build_loader(self, runner: Runner):
-        from mmpretrain.registry import DATASETS, TRANSFORMS
+        from mmc2am.registry import DATASETS, TRANSFORMS
         if self.dataset is not None:
             dataset = DATASETS.build(copy.deepcopy(self.dataset))
         else:

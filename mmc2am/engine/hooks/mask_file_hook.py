@@ -1,9 +1,9 @@
 """Write the pseudo-masks of a mask stage as PNG files; resume from them."""
 import numpy as np
 import torch
-from mmengine.registry import HOOKS
 from mmengine.structures import PixelData
 
+from mmc2am.registry import HOOKS
 from mmc2am.utils.mask_files import (
     check_mask_params,
     load_label_png,

@@ -20,7 +20,8 @@ from typing import List, Optional, Union
 
 import torch.nn as nn
 from mmengine.optim import DefaultOptimWrapperConstructor
-from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+from mmc2am.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
 def merge_param_groups(groups: List[dict]) -> List[dict]:

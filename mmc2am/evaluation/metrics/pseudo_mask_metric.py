@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
-from mmengine.registry import METRICS
 from prettytable import PrettyTable
 
 from mmc2am.cam.pseudo_mask import IGNORE_INDEX, confusion_areas
+from mmc2am.registry import METRICS
 from mmc2am.utils.io import atomic_open
 from mmc2am.visualization.sweep_curve import log_dir, save_curve
 

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
-from mmengine.registry import METRICS
 from prettytable import PrettyTable
 
 from mmc2am.cam.labels import peak_and_label
+from mmc2am.registry import METRICS
 from mmc2am.visualization.sweep_curve import save_curve
 
 # 0.00, 0.01, ..., 0.95: on VOC the best seed threshold lies near 0.15, on

@@ -23,7 +23,6 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmpretrain.registry import MODELS
 from torch import Tensor, nn
 
 from mmc2am.cam.advcam import advcam_climb
@@ -34,6 +33,7 @@ from mmc2am.cam.cam_inference import (
     set_cam_fields,
 )
 from mmc2am.cam.multi_scale import cam_sizes, normalize_cams, resize_image
+from mmc2am.registry import MODELS
 
 from .base_cam_generator import BaseCAMGenerator
 

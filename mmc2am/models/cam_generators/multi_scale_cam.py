@@ -1,10 +1,10 @@
 """MultiScaleCAM: IRN's multi-scale + flip CAMs, the default CAM generator."""
 from typing import List, Sequence
 
-from mmpretrain.registry import MODELS
 from torch import Tensor, nn
 
 from mmc2am.cam.cam_inference import predict_cams
+from mmc2am.registry import MODELS
 
 from .base_cam_generator import BaseCAMGenerator
 

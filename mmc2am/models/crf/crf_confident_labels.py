@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmc2am.cam.multi_scale import cam_sizes
 from mmc2am.cam.pseudo_mask import DEFAULT_CRF, cam_to_pseudo_mask, resize_cams
+from mmc2am.registry import MODELS
 
 __all__ = ['CRFConfidentLabels', 'thresholds_from_seed_sweep']
 

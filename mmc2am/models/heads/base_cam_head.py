@@ -36,9 +36,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.models.heads import MultiLabelClsHead
-from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample, label_to_onehot
 from torch import Tensor
+
+from mmc2am.registry import MODELS
 
 
 @MODELS.register_module()
@@ -51,7 +52,8 @@ class BaseCAMHead(MultiLabelClsHead):
         loss (dict, optional): Loss config, called with ``reduction='mean'``
             over all ``B x C`` elements, which with the default sigmoid
             cross-entropy equals ``F.multilabel_soft_margin_loss``.
-            None means ``dict(type='CrossEntropyLoss', use_sigmoid=True)``.
+            None means
+            ``dict(type='mmpretrain.CrossEntropyLoss', use_sigmoid=True)``.
         thr (float, optional): Score threshold for ``pred_label``
             (see :class:`MultiLabelClsHead`).
         topk (int, optional): Top-k for ``pred_label``.
@@ -71,7 +73,7 @@ class BaseCAMHead(MultiLabelClsHead):
                  topk: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         if loss is None:
-            loss = dict(type='CrossEntropyLoss', use_sigmoid=True)
+            loss = dict(type='mmpretrain.CrossEntropyLoss', use_sigmoid=True)
         if num_classes <= 0 or in_channels <= 0:
             raise ValueError('num_classes and in_channels must be > 0')
         super().__init__(loss=loss, thr=thr, topk=topk, init_cfg=init_cfg)

@@ -67,8 +67,9 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmpretrain.registry import MODELS
 from torch import Tensor
+
+from mmc2am.registry import MODELS
 
 from .base_cam_head import BaseCAMHead
 

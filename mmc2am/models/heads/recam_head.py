@@ -28,8 +28,9 @@ from typing import Optional, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmpretrain.registry import MODELS
 from torch import Tensor
+
+from mmc2am.registry import MODELS
 
 from .causal_cam_head import CausalCAMHead
 
@@ -46,7 +47,7 @@ class ReCAMHead(CausalCAMHead):
         recam_loss (dict, optional): Softmax cross-entropy of the
             re-activation branch; its ``loss_weight`` is ReCAM's
             ``recam_loss_weight``. None means
-            ``dict(type='CrossEntropyLoss', loss_weight=1.0)`` (the
+            ``dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0)`` (the
             reference's weight).
         cam_weight (str): Weights of the CAMs :meth:`cam` returns:
             ``'product'`` (``W_s * W``, the reference's ReCAM), ``'cls'``
@@ -68,7 +69,8 @@ class ReCAMHead(CausalCAMHead):
         super().__init__(num_classes, in_channels, **kwargs)
         self.check_choice('cam_weight', cam_weight, CAM_WEIGHTS)
         if recam_loss is None:
-            recam_loss = dict(type='CrossEntropyLoss', loss_weight=1.0)
+            recam_loss = dict(
+                type='mmpretrain.CrossEntropyLoss', loss_weight=1.0)
         self.cam_weight = cam_weight
         self.norm_eps = norm_eps
         # The reference's Class_Predictor: a 1x1 conv without bias, with

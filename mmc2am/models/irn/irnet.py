@@ -38,12 +38,12 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmc2am.cam.path_index import PathIndex
 from mmc2am.cam.random_walk import random_walk_scores, scores_to_labels
+from mmc2am.registry import MODELS
 
 # IRN's random walk (run_sample.py): radius 5, beta 10, 2^8 steps; the
 # background score is the method's (IRN 0.25, C2AM 0.20) and has no default.
