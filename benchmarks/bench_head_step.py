@@ -53,14 +53,14 @@ def build(depth: int, adjustment, literal: bool = False):
     in_channels = 512 if depth in (18, 34) else 2048
     model = MODELS.build(
         dict(
-            type='CAMClassifier',
+            type='mmc2am.CAMClassifier',
             data_preprocessor=dict(
                 type='ClsDataPreprocessor', num_classes=20,
                 mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                 to_rgb=True, to_onehot=True),
             backbone=dict(type='ResNet', depth=depth, strides=(1, 2, 2, 1),
                           out_indices=(3, ), frozen_stages=2, norm_eval=True),
-            head=dict(type='CausalCAMHead', num_classes=20,
+            head=dict(type='mmc2am.CausalCAMHead', num_classes=20,
                       in_channels=in_channels, adjustment=adjustment)))
     if literal:
         head = LiteralFrontDoorHead(num_classes=20, in_channels=in_channels,

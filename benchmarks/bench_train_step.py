@@ -232,7 +232,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     MMLogger.get_current_instance().setLevel('ERROR')  # param-wise chatter
-    init_default_scope('mmpretrain')
+    init_default_scope('mmc2am')  # the config's
     cfg = Config.fromfile(CONFIG)
     opt = cfg.optim_wrapper.optimizer
     head_mult = cfg.optim_wrapper.paramwise_cfg.custom_keys['head'].lr_mult

@@ -177,11 +177,11 @@ def build_classifier():
     torch.manual_seed(0)
     model = MODELS.build(
         dict(
-            type='CAMClassifier',
+            type='mmc2am.CAMClassifier',
             backbone=dict(
                 type='ResNet', depth=18, strides=(1, 2, 2, 1),
                 out_indices=(3, ), frozen_stages=2, norm_eval=True),
-            head=dict(type='CausalCAMHead', num_classes=NUM_CLASSES,
+            head=dict(type='mmc2am.CausalCAMHead', num_classes=NUM_CLASSES,
                       in_channels=512, global_cam_size=8)))
     model.init_weights()
     # non-negative class weights on post-ReLU features: live CAMs
@@ -335,7 +335,7 @@ def test_configs_are_the_published_test_mode(name, base):
     assert cfg.model.backbone == base_cfg.model.backbone
     assert cfg.model.head == base_cfg.model.head
     assert cfg.test_dataloader == base_cfg.test_dataloader
-    init_default_scope('mmpretrain')
+    init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     adv = model.cam_generator
     assert type(adv) is AdvCAM

@@ -47,7 +47,7 @@ def _soft_margin(logits, labels):
 
 
 def test_registered_plain_cam_head_numbers():
-    head = MODELS.build(dict(type='BaseCAMHead', num_classes=2,
+    head = MODELS.build(dict(type='mmc2am.BaseCAMHead', num_classes=2,
                              in_channels=3))
     assert type(head) is BaseCAMHead
     assert set(head.state_dict()) == {'conv.weight'}

@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -33,6 +34,7 @@ def build_model(adjustment=None, test_cfg=None):
                     adjustment=adjustment, global_cam_size=8)
     cfg.test_cfg = test_cfg
     torch.manual_seed(0)
+    init_default_scope('mmc2am')  # the configs' scope
     model = MODELS.build(cfg)
     model.init_weights()
     return model
@@ -149,7 +151,7 @@ def test_cam_generator_chosen_by_type():
     # a 'cls' model has its generator too (CAMInferencer switches the mode)
     assert type(build_model().cam_generator) is MultiScaleCAM
     # the generators are plain registered components
-    built = MODELS.build(dict(type='AdvCAM', scales=(1.0, 2.0),
+    built = MODELS.build(dict(type='mmc2am.AdvCAM', scales=(1.0, 2.0),
                               scale_iters=(3, 1)))
     assert type(built) is AdvCAM and built.iters == [3, 1]
     assert 'AdvCAM(scales=(1.0, 2.0)' in repr(built)
@@ -160,9 +162,10 @@ def test_cam_generator_errors():
         build_model(test_cfg=dict(mode='cam',
                                   cam_generator=dict(type='NoSuchCAM')))
     # registered, but not a CAM generator
-    with pytest.raises(TypeError, match="'GlobalAveragePooling' is not a CAM"):
+    with pytest.raises(TypeError, match="GlobalAveragePooling' is not a CAM"):
         build_model(test_cfg=dict(
-            mode='cam', cam_generator=dict(type='GlobalAveragePooling')))
+            mode='cam',
+            cam_generator=dict(type='mmpretrain.GlobalAveragePooling')))
     # an argument the generator does not take
     with pytest.raises(TypeError, match='adv_iter'):
         build_model(test_cfg=dict(mode='cam', adv_iter=2))

@@ -97,6 +97,7 @@ def run_all(work_dir, cam_dir=None):
             test_cfg=dict(),
             default_hooks=dict(cam_file=dict(type='CAMFileHook',
                                              out_dir=cam_dir)),
+            default_scope='mmc2am',
             log_level='WARNING')
         runner.test()
     finally:

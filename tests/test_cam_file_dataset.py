@@ -42,7 +42,7 @@ def root(voc_root, tmp_path):
 
 
 def build(root, tmp_path, **kwargs):
-    init_default_scope('mmseg')
+    init_default_scope('mmc2am')
     return CAMFileDataset(
         data_root=str(root), ann_file=osp.join(FIX, 'ids.txt'),
         cam_dir=str(tmp_path / 'cams'), pipeline=PIPELINE, **kwargs)

@@ -40,7 +40,7 @@ def ckpt(tmp_path_factory) -> str:
     checkpoint whose meta names the VOC classes, as a runner's does."""
     cfg = Config.fromfile(CONFIG)
     assert cfg.model.backbone.init_cfg is None
-    init_default_scope('mmpretrain')
+    init_default_scope(cfg.default_scope)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     # Non-trivial BN statistics (a trained model's are not mean 0, var 1).

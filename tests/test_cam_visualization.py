@@ -97,6 +97,7 @@ def test_runner_cam_test_run(tmp_path, restore_globals):
         visualizer=dict(
             type='CAMVisualizer', vis_backends=[dict(type='LocalVisBackend')]),
         default_hooks=dict(logger=dict(type='LoggerHook')),
+        default_scope='mmc2am',
         log_level='WARNING')
     metrics = runner.test()
     assert metrics['mIoU'] > 50  # coarse (stride 16) toy CAMs of rectangles

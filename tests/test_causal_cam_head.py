@@ -363,7 +363,7 @@ def test_context_and_control_configs_build(name, adjustment):
     assert cfg.optim_wrapper == base.optim_wrapper
     assert cfg.train_cfg == base.train_cfg
     assert cfg.param_scheduler == base.param_scheduler
-    init_default_scope('mmpretrain')
+    init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     assert model.head.adjustment == adjustment
     # a training loss without any global CAM

@@ -38,9 +38,9 @@ def _cfg(name, options=NO_PRETRAINED):
 ])
 def test_real_configs_build(name, adjustment):
     cfg = _cfg(name)
-    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.default_scope == 'mmc2am'
     assert cfg.custom_imports.imports == ['mmc2am']
-    init_default_scope('mmpretrain')
+    init_default_scope('mmc2am')
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'CAMClassifier'
     assert model.backbone.depth == 50
@@ -73,7 +73,7 @@ def test_real_configs_build(name, adjustment):
 def test_head_lr_is_ten_times_the_backbone_lr():
     from mmengine.optim import build_optim_wrapper
     cfg = _cfg('c2am_r50_voc.py')
-    init_default_scope('mmpretrain')
+    init_default_scope('mmc2am')
     model = MODELS.build(cfg.model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     lrs = {}
@@ -92,8 +92,8 @@ def test_head_in_a_stock_mmpretrain_config(tmp_path):
         _base_ = 'mmpretrain::resnet/resnet18_8xb32_in1k.py'
         custom_imports = dict(imports=['mmc2am'], allow_failed_imports=False)
         model = dict(
-            head=dict(_delete_=True, type='CausalCAMHead', num_classes=20,
-                      in_channels=512))
+            head=dict(_delete_=True, type='mmc2am.CausalCAMHead',
+                      num_classes=20, in_channels=512))
         """))
     # A fresh interpreter, so only custom_imports can register the head.
     script = textwrap.dedent(f"""

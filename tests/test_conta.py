@@ -160,7 +160,7 @@ PRESENT = (1, 2, 5)  # mask labels used: aeroplane, bicycle, bottle (index 4)
 def _runner(voc_root, work_dir, hooks=(), indices=3, epochs=1):
     return Runner(
         model=dict(
-            type='CAMClassifier',
+            type='mmc2am.CAMClassifier',
             data_preprocessor=dict(
                 type='ClsDataPreprocessor', num_classes=20,
                 mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
@@ -168,13 +168,14 @@ def _runner(voc_root, work_dir, hooks=(), indices=3, epochs=1):
             backbone=dict(type='ResNet', depth=18, strides=(1, 2, 2, 1),
                           out_indices=(3, ), frozen_stages=-1,
                           norm_eval=True),
-            head=dict(type='CONTAHead', num_classes=20, in_channels=512)),
+            head=dict(type='mmc2am.CONTAHead', num_classes=20,
+                      in_channels=512)),
         work_dir=str(work_dir),
         train_dataloader=dict(
             batch_size=4, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=True),
             dataset=dict(
-                type='VOCImageLevelDataset', data_root=voc_root,
+                type='mmc2am.VOCImageLevelDataset', data_root=voc_root,
                 ann_file='ImageSets/Segmentation/trainaug.txt',
                 indices=indices, label_cache=None,
                 pipeline=[dict(type='LoadImageFromFile'),
@@ -326,7 +327,7 @@ def _cfg(name):
                                         ('conta_r18_gen.py', 18)])
 def test_configs_build(name, depth):
     cfg = _cfg(name)
-    init_default_scope('mmpretrain')
+    init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'CAMClassifier'
     assert type(model.head).__name__ == 'CONTAHead'

@@ -17,7 +17,7 @@ def _build(**kwargs):
 
     import mmc2am  # noqa: F401
     init_default_scope('mmseg')
-    return MODELS.build(dict(type='CRFConfidentLabels', **kwargs))
+    return MODELS.build(dict(type='mmc2am.CRFConfidentLabels', **kwargs))
 
 
 def _metrics(tmp_path, best, key='best_threshold'):

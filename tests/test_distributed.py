@@ -51,7 +51,7 @@ def setup(tmp_path_factory):
     generate_voc_dataset(data, num_train=7, num_val=3, num_aug=4, img_size=48,
                          seed=3)
     cfg = Config.fromfile(CONFIG)
-    init_default_scope('mmpretrain')
+    init_default_scope(cfg.default_scope)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     start = str(tmp / 'start.pth')

@@ -96,7 +96,8 @@ def test_prob_zero_changes_nothing(tmp_path):
 
 def test_empty_label_packs_to_a_zero_target(mask_dir):
     init_default_scope('mmpretrain')
-    pipe = Compose([dict(type='EraseObjects', mask_dir=mask_dir, prob=1.0),
+    pipe = Compose([dict(type='mmc2am.EraseObjects', mask_dir=mask_dir,
+                         prob=1.0),
                     dict(type='PackInputs')])
     np.random.seed(0)
     sample = pipe(_results())['data_samples']

@@ -24,14 +24,15 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 
 def _model(adjustment=None):
     return dict(
-        type='CAMClassifier',
+        type='mmc2am.CAMClassifier',
         data_preprocessor=dict(
             type='ClsDataPreprocessor', num_classes=20,
             mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
             to_rgb=True, to_onehot=True),
         backbone=dict(type='ResNet', depth=18, strides=(1, 2, 2, 1),
                       out_indices=(3, ), frozen_stages=2, norm_eval=True),
-        head=dict(type='CausalCAMHead', num_classes=20, in_channels=512,
+        head=dict(type='mmc2am.CausalCAMHead', num_classes=20,
+                  in_channels=512,
                   adjustment=adjustment, global_cam_size=S))
 
 
@@ -46,7 +47,7 @@ def _runner(voc_root, work_dir, hook=None, adjustment=None, max_epochs=1,
             num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=True),
             dataset=dict(
-                type='VOCImageLevelDataset',
+                type='mmc2am.VOCImageLevelDataset',
                 data_root=voc_root,
                 ann_file='ImageSets/Segmentation/trainaug.txt',
                 indices=indices,
@@ -287,7 +288,8 @@ def test_refuses_degenerate_global_cam(voc_root, tmp_path):
     # no image at all
     hook = GlobalCAMHook(
         scales=(1.0, ), flip=False, num_workers=0,
-        dataset=dict(type='VOCImageLevelDataset', data_root=voc_root,
+        dataset=dict(type='mmc2am.VOCImageLevelDataset',
+                     data_root=voc_root,
                      ann_file='ImageSets/Segmentation/trainaug.txt',
                      indices=0, serialize_data=False, label_cache=None))
     runner = _runner(voc_root, tmp_path / 'b', indices=4)

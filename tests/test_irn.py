@@ -25,7 +25,7 @@ def build_irnet(**kwargs):
     # IRN's normalisation (the configs'), without their fixed input size
     base = Config.fromfile(find_config('_base_/models/irn_r50.py')).model
     cfg = dict(
-        type='IRNet',
+        type='mmc2am.IRNet',
         data_preprocessor=dict(base.data_preprocessor, size=None),
         backbone=dict(
             type='ResNet', depth=18, strides=(1, 2, 2, 1),
@@ -228,7 +228,7 @@ def test_dataset_refuses_missing_labels(voc_root, tmp_path):
     init_default_scope('mmseg')
     with pytest.raises(FileNotFoundError, match='no pseudo-mask'):
         DATASETS.build(dict(
-            type='IRNAffinityDataset', data_root=voc_root,
+            type='mmc2am.IRNAffinityDataset', data_root=voc_root,
             ann_file='ImageSets/Segmentation/train.txt',
             label_dir=str(tmp_path), pipeline=[]))
 

@@ -135,8 +135,8 @@ def test_mmpretrain_random_crop_centres_a_small_image():
 
 @pytest.mark.parametrize('scope', ['mmpretrain', 'mmseg'])
 def test_builds_from_both_scopes(scope, voc_root):
-    """The classifier configs (mmpretrain) and IRN's (mmseg) find it, and it
-    crops the image and mask of a real pipeline with one window."""
+    """Configs of mmpretrain's and mmseg's scopes find it by its prefix, and
+    it crops the image and mask of a real pipeline with one window."""
     from mmengine.dataset import Compose
     from mmengine.registry import init_default_scope
     init_default_scope(scope)
@@ -149,12 +149,12 @@ def test_builds_from_both_scopes(scope, voc_root):
                 dict(type='mmcv.LoadAnnotations', with_bbox=False,
                      with_label=False, with_seg=True,
                      imdecode_backend='pillow')]
-    cls = TRANSFORMS.get('IRNRandomCrop')
+    cls = TRANSFORMS.get('mmc2am.IRNRandomCrop')
     assert cls is not None and cls.__name__ == 'IRNRandomCrop'
     with DefaultScope.overwrite_default_scope(scope):
         pipeline = Compose(
             [TRANSFORMS.build(t) for t in load] +
-            [TRANSFORMS.build(dict(type='IRNRandomCrop', crop_size=80))])
+            [TRANSFORMS.build(dict(type='mmc2am.IRNRandomCrop', crop_size=80))])
     with open(f'{voc_root}/ImageSets/Segmentation/train.txt') as f:
         img_id = f.readline().strip()
     img_path = f'{voc_root}/JPEGImages/{img_id}.jpg'

@@ -270,7 +270,7 @@ def test_stage_bases_refuse_to_run_without_the_method(config, match):
 
     import mmc2am  # noqa: F401
     cfg = Config.fromfile(find_config(config))
-    init_default_scope('mmseg')
+    init_default_scope('mmc2am')
     with pytest.raises(ValueError, match=match):
         MODELS.build(cfg.model)
 

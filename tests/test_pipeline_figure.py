@@ -57,7 +57,7 @@ def _fake_run(work, voc_root, methods, refine='crf'):
     for i, method in enumerate(methods):
         cls = rp.PRESETS['gen'][method][0]
         cls_dir = osp.join(work, rp.work_dir_of(cls))
-        init_default_scope('mmpretrain')
+        init_default_scope('mmc2am')
         model = CLS_MODELS.build(Config.fromfile(find_config(cls)).model)
         _save(model, osp.join(cls_dir, 'epoch_1.pth'),
               dict(dataset_meta=dict(classes=voc['classes'][1:])))

@@ -52,7 +52,7 @@ def build_train_set(config, voc_root, mask_dir, pipeline=None):
 
 def test_stock_config_is_inherited_and_only_train_set_swapped():
     cfg = Config.fromfile(CONFIG)
-    assert cfg.train_dataloader.dataset.type == 'PseudoMaskDataset'
+    assert cfg.train_dataloader.dataset.type == 'mmc2am.PseudoMaskDataset'
     assert cfg.train_dataloader.dataset.ann_file.endswith('trainaug.txt')
     # Everything else is mmseg's: real-mask VOC val, model, schedule.
     val = cfg.val_dataloader.dataset

@@ -98,7 +98,7 @@ def test_image_without_class_counts_in_batch_and_loss_weight():
     torch.manual_seed(2)
     f = torch.randn(2, D, 3, 3)
     labels = [[1, 2], []]  # the second image adds 0 but B = 2
-    head = _head(C, D, recam_loss=dict(type='CrossEntropyLoss',
+    head = _head(C, D, recam_loss=dict(type='mmpretrain.CrossEntropyLoss',
                                        loss_weight=0.5))
     losses = head.loss((f, ), _samples(labels, C))
     W = head.conv.weight[:, :, 0, 0]
@@ -144,7 +144,7 @@ def _cfg(name):
 
 
 def _group_lrs(cfg):
-    init_default_scope('mmpretrain')
+    init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     names = {id(p): n for n, p in model.named_parameters()}

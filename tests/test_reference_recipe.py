@@ -37,7 +37,7 @@ def _cfg(name: str) -> Config:
 ])
 def test_optimizer_and_poly_schedule(name, lr, epochs, momentum):
     cfg = _cfg(name)
-    init_default_scope('mmpretrain')
+    init_default_scope('mmc2am')
     model = MODELS.build(cfg.model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     names = {id(p): n for n, p in model.named_parameters()}
@@ -101,7 +101,7 @@ def test_total_batch_must_divide():
 
 def test_head_keeps_pytorch_default_init():
     """IRN's classifier is a plain nn.Conv2d, never re-initialised."""
-    init_default_scope('mmpretrain')
+    init_default_scope('mmc2am')
     torch.manual_seed(3)
     head = MODELS.build(dict(type='CausalCAMHead', num_classes=20,
                              in_channels=64))

@@ -174,7 +174,7 @@ def test_class_names_from_dataset_meta_and_registry():
                 from mmseg.registry import METRICS
             else:
                 from mmpretrain.registry import METRICS
-            metric = METRICS.build(dict(type='SeedMetric'))
+            metric = METRICS.build(dict(type='mmc2am.SeedMetric'))
             assert isinstance(metric, SeedMetric)
     # 20 names (mmpretrain VOC) and 21 with background (mmseg VOC) agree.
     names = [f'c{i}' for i in range(NUM_CLASSES)]

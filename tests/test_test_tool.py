@@ -15,8 +15,9 @@ spec.loader.exec_module(tool)
 @pytest.mark.parametrize('scope,metric,takes', [
     ('mmseg', 'CityscapesMetric', True),   # mmseg's --out contract
     ('mmseg', 'IoUMetric', False),
-    ('mmpretrain', 'SeedMetric', False),   # ours, root registry
-    ('mmseg', 'PseudoMaskMetric', False),
+    ('mmc2am', 'SeedMetric', False),       # ours, mmc2am's registry
+    ('mmc2am', 'PseudoMaskMetric', False),
+    ('mmseg', 'mmc2am.PseudoMaskMetric', False),
 ])
 def test_keep_results_only_where_accepted(scope, metric, takes):
     cfg = Config(dict(default_scope=scope))

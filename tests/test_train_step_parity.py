@@ -33,13 +33,13 @@ def build_model(preprocessor='ClsDataPreprocessor', seed=0):
     torch.manual_seed(seed)
     model = MODELS.build(
         dict(
-            type='CAMClassifier',
+            type='mmc2am.CAMClassifier',
             data_preprocessor=dict(
                 type=preprocessor, num_classes=NUM_CLASSES, mean=MEAN,
                 std=STD, to_rgb=True, to_onehot=True),
             backbone=dict(type='ResNet', depth=18, strides=(1, 2, 2, 1),
                           out_indices=(3, ), frozen_stages=2, norm_eval=True),
-            head=dict(type='CausalCAMHead', num_classes=NUM_CLASSES,
+            head=dict(type='mmc2am.CausalCAMHead', num_classes=NUM_CLASSES,
                       in_channels=512, global_cam_size=8)))
     model.init_weights()
     g = torch.Generator().manual_seed(seed + 1)
@@ -106,7 +106,7 @@ def test_compact_constructor_two_groups_same_updates():
     compact_ow = build_optim_wrapper(
         compact_model,
         dict(copy.deepcopy(OPTIM),
-             constructor='CompactOptimWrapperConstructor'))
+             constructor='mmc2am.CompactOptimWrapperConstructor'))
 
     trainable = [n for n, p in compact_model.named_parameters()
                  if p.requires_grad]
@@ -128,8 +128,8 @@ def test_compact_constructor_two_groups_same_updates():
         torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
 
 
-def test_compact_constructor_is_registered_in_root_registry():
-    from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
+def test_compact_constructor_is_registered_in_mmc2am_registry():
+    from mmc2am.registry import OPTIM_WRAPPER_CONSTRUCTORS
     assert OPTIM_WRAPPER_CONSTRUCTORS.get(
         'CompactOptimWrapperConstructor') is CompactOptimWrapperConstructor
 
@@ -181,7 +181,7 @@ def plain_resnet18(model):
 def test_loss_and_gradients_equal_plain_pytorch():
     """CAMClassifier's train step computes IRN's plain-PyTorch loss and
     gradients: no-grad stem..layer2, eval BN, GAP, 1x1 conv, soft margin."""
-    model = build_model('CAMDataPreprocessor')
+    model = build_model('mmc2am.CAMDataPreprocessor')
     net = plain_resnet18(model)
     head_w = model.head.conv.weight.detach().clone().requires_grad_(True)
 
@@ -263,13 +263,14 @@ def test_cam_classifier_default_preprocessor_and_same_loss():
     """A data_preprocessor config without type builds CAMDataPreprocessor;
     the loss is the one ClsDataPreprocessor gives."""
     model = MODELS.build(
-        dict(type='CAMClassifier', data_preprocessor=dict(num_classes=3),
+        dict(type='mmc2am.CAMClassifier',
+             data_preprocessor=dict(num_classes=3),
              backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
-             head=dict(type='CausalCAMHead', num_classes=3,
+             head=dict(type='mmc2am.CausalCAMHead', num_classes=3,
                        in_channels=512)))
     assert type(model.data_preprocessor) is CAMDataPreprocessor
 
-    cls_model, cam_model = build_model(), build_model('CAMDataPreprocessor')
+    cls_model, cam_model = build_model(), build_model('mmc2am.CAMDataPreprocessor')
     ow = OptimWrapper(torch.optim.SGD(cls_model.parameters(), lr=0.0))
     ow2 = OptimWrapper(torch.optim.SGD(cam_model.parameters(), lr=0.0))
     torch.testing.assert_close(cam_model.train_step(batch(), ow2)['loss'],

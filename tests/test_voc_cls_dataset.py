@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS
 from PIL import Image
 
@@ -162,6 +163,7 @@ def test_missing_files_are_named(root):
 def test_config_pipelines(voc_root):
     """The generated-data train pipeline crops; the seed pipeline packs masks."""
     cfg = Config.fromfile(find_config('cam_r18_gen.py'))
+    init_default_scope(cfg.default_scope)
     train = cfg.train_dataloader.dataset
     train.update(data_root=voc_root, label_cache=None)
     ds = DATASETS.build(train)

@@ -1,6 +1,8 @@
 # Runtime shared by the classifier-stage configs (mmpretrain's, plus the
-# mmc2am plugin import).
-default_scope = 'mmpretrain'
+# mmc2am plugin import). Scope mmc2am: mmc2am's components by their names,
+# mmengine's through the root registries, mmpretrain's and mmseg's with their
+# scope prefix ('mmpretrain.ResNet').
+default_scope = 'mmc2am'
 custom_imports = dict(imports=['mmc2am'], allow_failed_imports=False)
 
 default_hooks = dict(
@@ -12,7 +14,7 @@ default_hooks = dict(
     # the augmentation RNGs from (seed, epoch): a resumed run draws what an
     # uninterrupted one would (mmengine restores the sampler order only)
     epoch_seed=dict(type='EpochSeedHook'),
-    visualization=dict(type='VisualizationHook', enable=False),
+    visualization=dict(type='mmpretrain.VisualizationHook', enable=False),
 )
 
 env_cfg = dict(
@@ -22,7 +24,8 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+visualizer = dict(
+    type='mmpretrain.UniversalVisualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None

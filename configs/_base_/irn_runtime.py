@@ -1,6 +1,7 @@
-# Runtime of the mmseg-scope stages of IRN's pipeline (IRNet training, the
-# CRF and random-walk pseudo-mask stages run by tools/test.py).
-default_scope = 'mmseg'
+# Runtime of IRN's stages (IRNet training, the CRF and random-walk
+# pseudo-mask stages run by tools/test.py). Scope mmc2am, as the classifier
+# stages: mmseg's components with their scope prefix ('mmseg.ResNet').
+default_scope = 'mmc2am'
 custom_imports = dict(imports=['mmc2am'], allow_failed_imports=False)
 
 default_hooks = dict(

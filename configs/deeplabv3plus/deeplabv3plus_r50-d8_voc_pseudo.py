@@ -12,10 +12,11 @@ pseudo_mask_dir = 'work_dirs/irn_r50_voc_c2am/masks'
 
 # The stock training set is VOC train + SBD aug with real masks
 # (ConcatDataset); here it is train_aug with pseudo-masks, same pipeline.
+# The config stays in mmseg's scope: mmc2am's dataset by its scope prefix.
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='PseudoMaskDataset',
+        type='mmc2am.PseudoMaskDataset',
         data_root=_base_.data_root,
         data_prefix=dict(img_path='JPEGImages'),
         mask_dir=pseudo_mask_dir,

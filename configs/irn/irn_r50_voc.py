@@ -18,11 +18,11 @@ max_epochs = 3
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='mmseg.LoadAnnotations'),
     dict(type='IRNRandomRescale', scale_range=(0.5, 1.5)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmseg.RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='IRNRandomCrop', crop_size=crop_size),
-    dict(type='PackSegInputs'),
+    dict(type='mmseg.PackSegInputs'),
 ]
 train_dataloader = dict(
     batch_size=batch_size,

@@ -27,7 +27,7 @@ load_from = 'work_dirs/cam_r18_gen/epoch_15.pth'
 model = dict(
     head=dict(
         type='ReCAMHead',
-        recam_loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        recam_loss=dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0),
         cam_weight='product'))
 
 optim_wrapper = dict(

@@ -22,7 +22,7 @@ model = dict(
     backbone=dict(init_cfg=None, frozen_stages=0),
     head=dict(
         type='ReCAMHead',
-        recam_loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        recam_loss=dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0),
         cam_weight='product'))
 
 optim_wrapper = dict(

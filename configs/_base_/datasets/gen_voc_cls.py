@@ -17,7 +17,7 @@ train_pipeline = [
         backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='IRNRandomCrop', crop_size=96),
-    dict(type='PackInputs'),
+    dict(type='mmpretrain.PackInputs'),
 ]
 # Small images: worker processes would only compete for the CPU cores.
 train_dataloader = dict(

@@ -25,11 +25,11 @@ train_pipeline = [
     # padded with the ImageNet mean (BGR: the image is BGR until the data
     # preprocessor) so the padding normalises to 0, as IRN pads with 0.
     dict(type='IRNRandomCrop', crop_size=512),
-    dict(type='PackInputs'),
+    dict(type='mmpretrain.PackInputs'),
 ]
 val_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='PackInputs'),
+    dict(type='mmpretrain.PackInputs'),
 ]
 # Seeds: the whole image and its mask (palette PNG: read with pillow to get
 # the class ids); the CAMs are computed at the original size.
@@ -42,7 +42,7 @@ test_pipeline = [
         with_seg=True,
         imdecode_backend='pillow'),
     dict(
-        type='PackInputs',
+        type='mmpretrain.PackInputs',
         algorithm_keys=('gt_seg_map', ),
         meta_keys=('sample_idx', 'img_id', 'img_path', 'seg_map_path',
                    'ori_shape', 'img_shape')),
@@ -87,8 +87,8 @@ val_dataloader = dict(
         pipeline=val_pipeline,
         test_mode=True))
 val_evaluator = [
-    dict(type='AveragePrecision'),
-    dict(type='MultiLabelMetric', average='macro'),
+    dict(type='mmpretrain.AveragePrecision'),
+    dict(type='mmpretrain.MultiLabelMetric', average='macro'),
 ]
 test_dataloader = dict(
     batch_size=1,

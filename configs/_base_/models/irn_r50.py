@@ -3,7 +3,7 @@
 model = dict(
     type='IRNet',
     data_preprocessor=dict(
-        type='SegDataPreProcessor',
+        type='mmseg.SegDataPreProcessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,
@@ -13,7 +13,7 @@ model = dict(
     # IRN: torchvision's ImageNet ResNet-50, strides (2, 2, 2, 1) counting
     # the stem, i.e. output stride 16; frozen by the model.
     backbone=dict(
-        type='ResNet',
+        type='mmseg.ResNet',
         depth=50,
         strides=(1, 2, 2, 1),
         dilations=(1, 1, 1, 1),
