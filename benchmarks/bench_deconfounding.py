@@ -58,13 +58,15 @@ strength by ``tools/generate_voc.py``) and ``<work-dir>/p<prob>/seed<s>/``,
 one folder per seed, whose ``data`` links to the strength's data and which is
 the current folder of every stage (``tools/train.py`` / ``tools/test.py``),
 so the configs' relative default paths chain (``work_dirs/cam_r18_gen/
-epoch_15.pth``, ``work_dirs/crf_gen_cam/masks``, ...). A finished
+epoch_15.pth``, ``work_dirs/crf_gen_cam/masks``, ...). The stages run
+with the pipeline engine (:class:`mmc2am.pipeline.Engine`): a finished
 stage leaves a ``.done_*`` file in its work dir and is skipped when the
 command is run again (the CRF stages of ``conta`` that round 2 made are
 not rerun when ``conta`` is one of the best forms); a killed training
-resumes from its last checkpoint.
-The (strength, seed) sequences run ``--jobs`` at a time, each stage with one
-CPU thread; the CRF stages of a strength run when all its seeds are done.
+resumes from its last checkpoint; a failed stage stops its sequence only.
+A (strength, seed) sequence runs its stages one after another, ``--jobs``
+stages at a time, each with one CPU thread; the CRF stages of a strength
+run when all its seeds are done.
 
 Full run (2 CPU cores, ``--jobs 2``: roughly 13 min of stage time per
 (strength, seed), i.e. about an hour for the 9 sequences on an idle machine,
@@ -91,19 +93,27 @@ import argparse
 import json
 import os
 import os.path as osp
-import re
-import statistics
-import subprocess
 import sys
-import threading
-import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from functools import lru_cache
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mmc2am.pipeline import (  # noqa: E402
+    Engine,
+    Stage,
+    add_cfg_options_argument,
+    add_generator_arguments,
+    check_cfg_options,
+    config_stem,
+    fmt_mean_std,
+    generator_options,
+    mean_std,
+    prepare_generated,
+    read_metrics,
+    work_dir_of,
+)
 from mmc2am.utils.config_files import find_config  # noqa: E402
 from mmc2am.utils.io import atomic_open, pick_metric  # noqa: E402
 
@@ -134,25 +144,6 @@ TRAINAUG_OPTS = (
 )
 
 
-class Stage(NamedTuple):
-    """``tools/<tool>.py <config> [last checkpoint of ckpt_of]``, run in a
-    seed folder with ``--work-dir work_dir``."""
-    tool: str  # 'train' or 'test'
-    config: str
-    work_dir: str
-    ckpt_of: Optional[str] = None
-    opts: Tuple[str, ...] = ()
-
-
-def work_dir_of(config: str) -> str:
-    """The default work dir of a config (tools/train.py, tools/test.py)."""
-    return osp.join('work_dirs', osp.splitext(config)[0])
-
-
-def _stem(config: str) -> str:
-    return osp.splitext(config)[0]
-
-
 @lru_cache(maxsize=None)
 def _load(config: str):
     from mmengine.config import Config
@@ -179,13 +170,13 @@ def matching(config: str) -> Tuple[Tuple[str, ...], Tuple[str, ...],
     if _scales(config) != scales:
         test.append('model.test_cfg.scales=(' +
                     ','.join(repr(s) for s in scales) + ')')
-        notes.append(f'{_stem(config)}: test scales {_scales(config)} -> '
-                     f'{scales}')
+        notes.append(f'{config_stem(config)}: test scales '
+                     f'{_scales(config)} -> {scales}')
     epochs = _epochs(REFERENCE)
     if _epochs(config) != epochs:
         train += [f'train_cfg.max_epochs={epochs}',
                   f'param_scheduler.end={epochs}']
-        notes.append(f'{_stem(config)}: {_epochs(config)} -> {epochs} '
+        notes.append(f'{config_stem(config)}: {_epochs(config)} -> {epochs} '
                      'fine-tuning epochs')
     return tuple(test), tuple(train), tuple(notes)
 
@@ -244,9 +235,10 @@ def conta_round_stages(seed: int, k: int, lr: str) -> List[Stage]:
     prev = conta_name(k - 1)
     work = conta_dir(k)
     return _crf_stages(seed, CONTA, prev, conta_dir(k - 1)) + [
-        Stage('train', CONTA, work, opts=rnd + lr_options(lr) + train + (
-            _mask_dir_option(f'work_dirs/pseudo_mask_{prev}/masks'), )),
-        Stage('test', CONTA, work, ckpt_of=work, opts=rnd + test),
+        Stage('train', CONTA, work_dir=work,
+              opts=rnd + lr_options(lr) + train + (_mask_dir_option(
+                  f'work_dirs/pseudo_mask_{prev}/masks'), )),
+        Stage('test', CONTA, work_dir=work, ckpt_of=work, opts=rnd + test),
     ]
 
 
@@ -257,18 +249,23 @@ def sequence(seed: int, forms: Sequence[str], lr: str,
     rnd = (f'randomness.seed={seed}', )
     start = work_dir_of(START)
     out = [
-        Stage('train', START, start, opts=rnd),
-        Stage('test', START, start, ckpt_of=start, opts=rnd),  # seeds
-        Stage('test', START_TRAINAUG, work_dir_of(START_TRAINAUG),
-              ckpt_of=start, opts=rnd),  # CAM files of train_aug
-        Stage('test', CRF, work_dir_of(CRF)),  # CONTA's confounder set
+        Stage('train', START, work_dir=start, opts=rnd),
+        Stage('test', START, work_dir=start, ckpt_of=start,
+              opts=rnd),  # seeds
+        Stage('test', START_TRAINAUG,
+              work_dir=work_dir_of(START_TRAINAUG), ckpt_of=start,
+              opts=rnd),  # CAM files of train_aug
+        # CONTA's confounder set
+        Stage('test', CRF, work_dir=work_dir_of(CRF)),
     ]
     for form in forms:
         config = FORMS[form][0]
         test, train, _ = matching(config)
         work = work_dir_of(config)
-        out += [Stage('train', config, work, opts=rnd + lr_options(lr) + train),
-                Stage('test', config, work, ckpt_of=work, opts=rnd + test)]
+        out += [Stage('train', config, work_dir=work,
+                      opts=rnd + lr_options(lr) + train),
+                Stage('test', config, work_dir=work, ckpt_of=work,
+                      opts=rnd + test)]
     if conta_rounds > 1 and 'conta' not in forms:
         raise ValueError('--conta-rounds > 1 needs the conta form (round 1)')
     for k in range(2, conta_rounds + 1):
@@ -292,19 +289,14 @@ def _crf_stages(seed: int, config: str, name: str,
     cams = f'work_dirs/{name}_trainaug'
     masks = f'work_dirs/pseudo_mask_{name}'
     return [
-        Stage('test', config, cams, ckpt_of=classifier,
+        Stage('test', config, work_dir=cams, ckpt_of=classifier,
               opts=(f'randomness.seed={seed}', ) + test + TRAINAUG_OPTS),
-        Stage('test', CRF, masks, opts=(
+        # the masks: <its work dir>/masks (MaskFileHook's default)
+        Stage('test', CRF, work_dir=masks, opts=(
             f'test_dataloader.dataset.cam_dir={cams}/cams',
-            f'test_dataloader.dataset.out_dir={masks}/masks',
             'model.thresholds_from_seeds.metrics='
             f'{classifier}/test_metrics.json')),
     ]
-
-
-def marker(folder: str, stage: Stage) -> str:
-    return osp.join(folder, stage.work_dir,
-                    f'.done_{stage.tool}_{_stem(stage.config)}')
 
 
 def strength_dir(work: str, prob: float) -> str:
@@ -335,105 +327,28 @@ def expected(stage: Stage) -> float:
         return EXPECTED[('trainaug', '*')]
     if stage.config == CRF and stage.work_dir != work_dir_of(CRF):
         return EXPECTED[('crf', '*')]
-    return EXPECTED.get((stage.tool, _stem(stage.config)),
+    return EXPECTED.get((stage.tool, config_stem(stage.config)),
                         18 if stage.tool == 'test' else 60)
 
 
-def _clock(secs: float) -> str:
-    secs = int(round(max(secs, 0)))
-    return f'{secs // 3600}:{secs % 3600 // 60:02d}:{secs % 60:02d}'
-
-
-class StageFailed(Exception):
-    pass
-
-
 class Bench:
-    """Runs the sequences; see the module docstring."""
+    """Runs the sequences with :class:`mmc2am.pipeline.Engine`; see the
+    module docstring."""
 
     def __init__(self, args):
         self.args = args
         self.work = osp.abspath(args.work_dir)
         os.makedirs(self.work, exist_ok=True)
-        self.lock = threading.Lock()
-        self.log = open(osp.join(self.work, 'bench.log'), 'a')
-        self.start = time.time()
-        self.left = 0.0  # expected seconds of the stages not finished
-        self.total = self.done = 0
-        self.taken = self.taken_expected = 0.0  # stages run here
-
-    def say(self, msg: str) -> None:
-        line = f'[deconf {time.strftime("%H:%M:%S")}] {msg}'
-        with self.lock:
-            print(line, flush=True)
-            self.log.write(line + '\n')
-            self.log.flush()
-
-    def plan(self, stages: Sequence[Stage]) -> None:
-        with self.lock:
-            self.total += len(stages)
-            self.left += sum(expected(s) for s in stages)
-
-    def progress(self) -> str:
-        speed = self.taken / self.taken_expected if self.taken_expected \
-            else 1.0
-        left = self.left * speed / self.args.jobs
-        return (f'{self.done}/{self.total} stages done, elapsed '
-                f'{_clock(time.time() - self.start)}, about {_clock(left)} '
-                'left')
-
-    def env(self) -> Dict[str, str]:
-        env = dict(os.environ)
-        env['PYTHONPATH'] = os.pathsep.join(
-            [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
         # one thread per stage: --jobs runs sequences side by side instead
-        env['OMP_NUM_THREADS'] = '1'
-        return env
-
-    # data ---------------------------------------------------------------
-    def generator_options(self, prob: float) -> Dict[str, object]:
-        a = self.args
-        return dict(num_train=a.num_train, num_val=a.num_val,
-                    num_aug=a.num_aug, img_size=[a.size, a.size], seed=a.seed,
-                    context_prob=prob, max_objects=a.max_objects,
-                    drawn_classes=list(a.classes))
+        self.engine = Engine('deconf', osp.join(self.work, 'bench.log'),
+                             jobs=args.jobs, cfg_options=args.cfg_options,
+                             expected=expected, stage_threads=1)
 
     def data(self, prob: float) -> None:
-        """The strength's generated data (meta.json is written last)."""
-        a = self.args
-        root = osp.join(strength_dir(self.work, prob), DATA)
-        meta = osp.join(root, 'meta.json')
-        if osp.exists(meta):
-            with open(meta) as f:
-                have = json.load(f)
-            want = self.generator_options(prob)
-            have = {k: have.get(k) for k in want}
-            if sorted(have['drawn_classes'] or []) == \
-                    sorted(want['drawn_classes']):
-                have['drawn_classes'] = want['drawn_classes']
-            diff = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
-            if diff:
-                raise SystemExit(
-                    f'[deconf] the data in {root} was generated with other '
-                    f'options (have, asked): {diff}; use another --work-dir '
-                    'or the options it was made with')
-            self.say(f'p{prob:g} data: {root} exists, skipped')
-            return
-        cmd = [sys.executable, osp.join(ROOT, 'tools', 'generate_voc.py'),
-               root, '--num-train', str(a.num_train), '--num-val',
-               str(a.num_val), '--num-aug', str(a.num_aug), '--size',
-               str(a.size), '--seed', str(a.seed), '--context-prob',
-               str(prob), '--max-objects', str(a.max_objects), '--classes',
-               *a.classes]
-        self.say(f'p{prob:g} data: {" ".join(cmd)}')
-        os.makedirs(strength_dir(self.work, prob), exist_ok=True)
-        log = osp.join(strength_dir(self.work, prob), 'data.log')
-        with open(log, 'a') as f:
-            ret = subprocess.call(cmd, env=self.env(), stdout=f,
-                                  stderr=subprocess.STDOUT)
-        if ret != 0:
-            raise SystemExit(f'[deconf] generating {root} failed (exit '
-                             f'{ret}); see {log}')
+        """The strength's generated data (the generator's log beside it)."""
+        folder = strength_dir(self.work, prob)
+        prepare_generated(self.engine, osp.join(folder, DATA), folder,
+                          self.args, prob, name=f'p{prob:g} data')
 
     def seed_folder(self, prob: float, seed: int) -> str:
         folder = seed_dir(self.work, prob, seed)
@@ -443,119 +358,57 @@ class Bench:
             os.symlink(osp.join('..', 'data'), link)
         return folder
 
-    # stages -------------------------------------------------------------
-    def command(self, folder: str, stage: Stage) -> List[str]:
-        rest = []
-        if stage.tool == 'train' and osp.exists(
-                osp.join(folder, stage.work_dir, 'last_checkpoint')):
-            rest.append('--resume')
-        rest += ['--work-dir', stage.work_dir]
-        opts = list(stage.opts) + [
-            o.split(':', 1)[1] for o in self.args.cfg_options
-            if o.split(':', 1)[0] == _stem(stage.config)]
-        if opts:
-            rest += ['--cfg-options', *opts]
-        ckpt = []
-        if stage.ckpt_of:
-            with open(osp.join(folder, stage.ckpt_of, 'last_checkpoint')) as f:
-                ckpt = [f.read().strip()]
-        return [sys.executable, osp.join(ROOT, 'tools', f'{stage.tool}.py'),
-                find_config(stage.config), *ckpt, *rest]
+    def add_chain(self, key: tuple, stages: Sequence[Stage], folder: str,
+                  label: str) -> tuple:
+        """Jobs of ``stages``, each after the one before (keys
+        ``key + (i, )``); the key of the last."""
+        prev = ()
+        for i, stage in enumerate(stages):
+            self.engine.add(key + (i, ), stage, folder, prev, label)
+            prev = (key + (i, ), )
+        return prev[0]
 
-    def run(self, folder: str, name: str, stage: Stage) -> None:
-        label = f'{name} {stage.tool} {osp.basename(stage.work_dir)}'
-        done = marker(folder, stage)
-        if osp.exists(done):
-            with self.lock:
-                self.done += 1
-                self.left -= expected(stage)
-            self.say(f'{label}: done before, skipped')
-            return
-        cmd = self.command(folder, stage)
-        log = osp.join(folder, f'{stage.tool}_{osp.basename(stage.work_dir)}'
-                       '.log')
-        start = time.time()
-        with open(log, 'a') as f:
-            f.write(' '.join(cmd) + '\n')
-            f.flush()
-            ret = subprocess.call(cmd, cwd=folder, env=self.env(), stdout=f,
-                                  stderr=subprocess.STDOUT)
-        secs = time.time() - start
-        if ret != 0:
-            raise StageFailed(f'{label} failed (exit {ret}); see {log}')
-        with atomic_open(done, 'w') as f:
-            f.write(f'{secs:.1f}\n')
-        with self.lock:
-            self.done += 1
-            self.left -= expected(stage)
-            self.taken += secs
-            self.taken_expected += expected(stage)
-            msg = f'{label}: finished in {secs:.0f} s | {self.progress()}'
-        self.say(msg)
-
-    def run_sequence(self, prob: float, seed: int) -> None:
-        folder = self.seed_folder(prob, seed)
-        for stage in sequence(seed, self.args.forms, self.args.lr,
-                              self.args.conta_rounds):
-            self.run(folder, f'p{prob:g} seed{seed}', stage)
-
-    def run_crf(self, prob: float, seed: int, form: str) -> None:
-        folder = self.seed_folder(prob, seed)
-        for stage in crf_stages(seed, form):
-            self.run(folder, f'p{prob:g} seed{seed} {form}', stage)
+    def add_crf(self, prob: float) -> None:
+        """When every seed of a strength is done: the CRF stages of its best
+        forms, a chain per (seed, form)."""
+        best = self.best_forms(prob)
+        self.engine.say(f'p{prob:g}: all seeds done; CRF pseudo-masks of '
+                        f'{", ".join(best) or "no form"}')
+        for s in self.args.seeds:
+            for f in best:
+                self.add_chain((prob, s, f), crf_stages(s, f),
+                               self.seed_folder(prob, s),
+                               f'p{prob:g} seed{s} {f}')
 
     def __call__(self) -> dict:
         a = self.args
         for prob in a.context_probs:
             self.data(prob)
-        n_crf = min(a.crf_best, len(a.forms))
-        per_seed = sequence(0, a.forms, a.lr, a.conta_rounds)
+        n_crf = min(a.crf_best, len(a.forms)) * len(a.seeds)
         crf_plan = crf_stages(0, a.forms[0])
-        for _ in a.context_probs:
-            for _ in a.seeds:
-                self.plan(per_seed)
-                for _ in range(n_crf):
-                    self.plan(crf_plan)
-        self.say(f'{len(a.context_probs)} strengths x {len(a.seeds)} seeds, '
-                 f'{self.total} stages, --jobs {a.jobs} | {self.progress()}')
-        failed = []
-        with ThreadPoolExecutor(a.jobs) as pool:
-            tasks = {pool.submit(self.run_sequence, p, s): (p, s, None)
-                     for p in a.context_probs for s in a.seeds}
-            waiting = {p: set(a.seeds) for p in a.context_probs}
-            while tasks:
-                finished, _ = wait(tasks, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    prob, seed, form = tasks.pop(fut)
-                    exc = fut.exception()
-                    if exc is not None:
-                        failed.append(str(exc))
-                        self.say(f'FAILED: {exc}')
-                        continue
-                    if form is not None:
-                        continue
-                    waiting[prob].discard(seed)
-                    if waiting[prob]:
-                        continue
-                    best = self.best_forms(prob)
-                    self.say(f'p{prob:g}: all seeds done; CRF pseudo-masks '
-                             f'of {", ".join(best) or "no form"}')
-                    for s in a.seeds:
-                        for f in best:
-                            tasks[pool.submit(self.run_crf, prob, s, f)] = (
-                                prob, s, f)
+        for prob in a.context_probs:
+            last = [self.add_chain(
+                (prob, s), sequence(s, a.forms, a.lr, a.conta_rounds),
+                self.seed_folder(prob, s), f'p{prob:g} seed{s}')
+                for s in a.seeds]
+            self.engine.defer(
+                ('crf', prob), lambda p=prob: self.add_crf(p), last,
+                stages=n_crf * len(crf_plan),
+                seconds=n_crf * sum(map(expected, crf_plan)))
+        self.engine.say(f'{len(a.context_probs)} strengths x {len(a.seeds)} '
+                        f'seeds, --jobs {a.jobs} | {self.engine.eta({})}')
+        failed = self.engine.run(keep_going=True)
         result = self.results()
         text = table(result)
         with atomic_open(osp.join(self.work, 'deconfounding.json'), 'w') as f:
             json.dump(result, f, indent=2)
         with atomic_open(osp.join(self.work, 'deconfounding.md'), 'w') as f:
             f.write(text)
-        self.say(f'{len(failed)} failed stages' if failed else
-                 f'all done in {_clock(time.time() - self.start)}')
+        self.engine.say(f'{len(failed)} failed stages' if failed else
+                        f'all done | {self.engine.eta({})}')
         print('\n' + text, flush=True)
         if failed:
-            raise SystemExit('[deconf] ' + '; '.join(failed) +
-                             '. Rerun the same command to continue.')
+            self.engine.fail(failed)
         return result
 
     # results ------------------------------------------------------------
@@ -574,14 +427,14 @@ class Bench:
             for f in a.forms:
                 lr = _load(FORMS[f][0]).optim_wrapper.optimizer.lr
                 if float(lr) != float(a.lr):
-                    notes.append(f'{_stem(FORMS[f][0])}: lr {lr:g} -> '
+                    notes.append(f'{config_stem(FORMS[f][0])}: lr {lr:g} -> '
                                  f'{a.lr}')
         out = dict(
             settings=dict(
                 context_probs=a.context_probs, seeds=a.seeds, lr=a.lr,
                 forms=a.forms, conta_rounds=a.conta_rounds,
                 crf_best=a.crf_best,
-                data={k: v for k, v in self.generator_options(0).items()
+                data={k: v for k, v in generator_options(self.args, 0).items()
                       if k != 'context_prob'},
                 cfg_options=a.cfg_options,
                 test_scales=list(_scales(REFERENCE)),
@@ -595,19 +448,12 @@ class Bench:
         return out
 
 
-def _metrics(path: str) -> Optional[dict]:
-    if not osp.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def row_dirs(row: str) -> Tuple[str, str]:
     """The folders under ``work_dirs`` of a row's seed test and CRF masks."""
     if row == 'start':
-        return _stem(START), _stem(CRF)
+        return config_stem(START), config_stem(CRF)
     if row in FORMS:
-        return _stem(FORMS[row][0]), f'pseudo_mask_{row}'
+        return config_stem(FORMS[row][0]), f'pseudo_mask_{row}'
     return row, f'pseudo_mask_{row}'  # CONTA's round k >= 2
 
 
@@ -624,23 +470,13 @@ def seed_values(work: str, prob: float, seeds: Sequence[int],
         seeds_dir, crf_dir = row_dirs(row)
         for s in seeds:
             wd = osp.join(seed_dir(work, prob, s), 'work_dirs')
-            seeds_m = _metrics(osp.join(wd, seeds_dir, 'test_metrics.json'))
-            crf_m = _metrics(osp.join(wd, crf_dir, 'test_metrics.json'))
+            seeds_m, crf_m = (read_metrics(osp.join(
+                wd, d, 'test_metrics.json')) for d in (seeds_dir, crf_dir))
             rows[row][s] = dict(
                 seed_miou=pick_metric(seeds_m, 'mIoU'),
                 best_threshold=pick_metric(seeds_m, 'best_threshold'),
                 crf_miou=pick_metric(crf_m, 'mIoU'))
     return rows
-
-
-def mean_std(values: Sequence[Optional[float]]) -> Optional[dict]:
-    """Mean, sample std (None for one value) and count of the values that
-    are not None; None when there are none."""
-    v = [x for x in values if x is not None]
-    if not v:
-        return None
-    return dict(mean=statistics.mean(v),
-                std=statistics.stdev(v) if len(v) > 1 else None, n=len(v))
 
 
 def best_forms(values: Dict[str, Dict[int, dict]], forms: Sequence[str],
@@ -691,16 +527,6 @@ def start_label() -> str:
             f'{len(_scales(START))} test scales)')
 
 
-def _ms(m: Optional[dict], digits: int = 1, sign: bool = False) -> str:
-    if m is None:
-        return '-'
-    fmt = f'{{:{"+" if sign else ""}.{digits}f}}'
-    text = fmt.format(m['mean'])
-    if m['std'] is not None:
-        text += f' +- {m["std"]:.{digits}f}'
-    return text
-
-
 def table(result: dict) -> str:
     """The markdown table of :meth:`Bench.results`' output."""
     s = result['settings']
@@ -721,15 +547,15 @@ def table(result: dict) -> str:
         cells = [labels[row]]
         for p in probs:
             r = result['strengths'][p]['rows'][row]
-            seed = _ms(r['seed_miou'])
+            seed = fmt_mean_std(r['seed_miou'])
             if r['seed_miou'] is not None:
                 if r['seed_miou']['n'] < n_seeds:
                     seed += f' [{r["seed_miou"]["n"]} seeds]'
                 if r['best_threshold'] is not None:
                     seed += f' ({r["best_threshold"]["mean"]:.2f})'
             cells += [seed, '-' if row == 'control' else
-                      _ms(r['diff_to_control'], sign=True),
-                      _ms(r['crf_miou'])]
+                      fmt_mean_std(r['diff_to_control'], sign=True),
+                      fmt_mean_std(r['crf_miou'])]
         lines.append('| ' + ' | '.join(cells) + ' |')
     lr = s['lr']
     lines += [
@@ -751,8 +577,8 @@ def table(result: dict) -> str:
     ]
     if rounds > 1:
         lines.append(
-            f'CONTA round k (2..{rounds}): {_stem(CONTA)} fine-tuned from '
-            'the same start point, its confounder set from the CRF '
+            f'CONTA round k (2..{rounds}): {config_stem(CONTA)} fine-tuned '
+            'from the same start point, its confounder set from the CRF '
             'pseudo-masks of round k-1\'s classifier (thresholds from that '
             'classifier\'s seeds); CRF mIoU of a CONTA round: its masks, '
             'the next round\'s input.')
@@ -775,8 +601,8 @@ def parse_args(argv=None):
                    'stage)')
     p.add_argument('--work-dir', default='work_dirs/deconfounding')
     p.add_argument('--jobs', type=int, default=2,
-                   help='(strength, seed) sequences side by side, one CPU '
-                   'thread each')
+                   help='stages side by side (the (strength, seed) '
+                   'sequences), one CPU thread each')
     p.add_argument('--lr', default='5e-3',
                    help='fine-tuning lr of every form '
                    '(optim_wrapper.optimizer.lr), or "config": each '
@@ -789,22 +615,9 @@ def parse_args(argv=None):
                    'forms, each from the start point')
     p.add_argument('--crf-best', type=int, default=2,
                    help='CRF pseudo-masks of the best N forms per strength')
-    p.add_argument(
-        '--cfg-options', nargs='+', default=[], metavar='STEM:KEY=VALUE',
-        help='extra --cfg-options for the stages of the config STEM, e.g. '
-        'cam_r18_gen:train_cfg.max_epochs=4 (quick checks: the results are '
-        'then not those of the configs)')
-    gen = p.add_argument_group('generated data (tools/run_pipeline.py\'s '
-                               'gen preset)')
-    gen.add_argument('--num-train', type=int, default=60)
-    gen.add_argument('--num-val', type=int, default=30)
-    gen.add_argument('--num-aug', type=int, default=180)
-    gen.add_argument('--size', type=int, default=64)
-    gen.add_argument('--seed', type=int, default=0, help='data seed')
-    gen.add_argument('--classes', nargs='+', default=[
-        'aeroplane', 'bicycle', 'bird', 'bus', 'cat', 'horse', 'pottedplant',
-        'sheep'])
-    gen.add_argument('--max-objects', type=int, default=3)
+    add_cfg_options_argument(p, 'cam_r18_gen:train_cfg.max_epochs=4')
+    add_generator_arguments(p, 'generated data (tools/run_pipeline.py\'s '
+                            'gen preset)', context_prob=False)
     args = p.parse_args(argv)
     if args.jobs < 1:
         p.error('--jobs must be at least 1')
@@ -822,9 +635,7 @@ def parse_args(argv=None):
         except ValueError:
             p.error(f'--lr takes a positive number or "config", got '
                     f'{args.lr!r}')
-    for opt in args.cfg_options:
-        if not re.fullmatch(r'[^:=\s]+:[^=\s]+=.*', opt):
-            p.error(f'--cfg-options takes STEM:KEY=VALUE, got {opt!r}')
+    check_cfg_options(p, args.cfg_options)
     args.forms = [f for f in FORMS if f in args.forms]  # table order
     return args
 

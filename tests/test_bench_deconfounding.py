@@ -4,10 +4,12 @@ differences come from the test work dirs' metrics."""
 import importlib.util
 import json
 import os.path as osp
+from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 
+from mmc2am.pipeline import EndedRun, Engine, work_dir_of
 from mmc2am.utils import find_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -41,6 +43,18 @@ def _merged(config, opts):
         merged[key] = value
     cfg.merge_from_dict(merged)
     return cfg
+
+
+def _crf_inputs(stage, cams, masks, metrics):
+    """Assert the CAM files, mask folder and seed metrics of a CRF stage
+    (crf_gen_cam.py with its options: the masks go to MaskFileHook's
+    default, ``<work dir>/masks``); its merged config."""
+    crf = _merged('crf_gen_cam.py', stage.opts)
+    assert crf.default_hooks.mask_file.get('out_dir') is None
+    assert (crf.test_dataloader.dataset.cam_dir,
+            osp.join(stage.work_dir, 'masks'),
+            crf.model.thresholds_from_seeds.metrics) == (cams, masks, metrics)
+    return crf
 
 
 def _opt(stage, key):
@@ -118,13 +132,9 @@ def test_crf_stages_of_a_form():
     assert 'model.test_cfg.scales=(1.0,0.5,1.5,2.0,2.5,3.0)' in cams.opts
     assert (masks.tool, masks.config, masks.work_dir) == (
         'test', 'crf_gen_cam.py', 'work_dirs/pseudo_mask_conta')
-    crf = _merged('crf_gen_cam.py', masks.opts)
-    assert crf.test_dataloader.dataset.cam_dir == \
-        'work_dirs/conta_trainaug/cams'
-    assert crf.test_dataloader.dataset.out_dir == \
-        'work_dirs/pseudo_mask_conta/masks'
-    assert crf.model.thresholds_from_seeds.metrics == \
-        'work_dirs/conta_r18_gen/test_metrics.json'
+    crf = _crf_inputs(masks, 'work_dirs/conta_trainaug/cams',
+                      'work_dirs/pseudo_mask_conta/masks',
+                      'work_dirs/conta_r18_gen/test_metrics.json')
     assert crf.model.thresholds_from_seeds.bg == -0.10  # the rule is kept
 
 
@@ -235,31 +245,30 @@ def test_options():
     assert bd.seed_dir('/w', 0.5, 2) == '/w/p0.5/seed2'
 
 
-def _fake_stages(monkeypatch, tmp_path, score, markers=False):
-    """Replace every stage of Bench by writing its test metrics (mIoU
-    ``score[work dir name]``, else 60) and, with ``markers``, its ``.done``
-    file, skipping stages that have one as Bench.run does. Returns the list
-    of ``(name, stage)`` that ran."""
+def _fake_stages(monkeypatch, score):
+    """Every stage of the engine ends at once, in-process (the engine
+    writes its marker), a test stage writing its metrics (mIoU
+    ``score[work dir name]``, else 60); no data. Returns the list of
+    ``(name, stage)`` that started."""
     ran = []
 
-    def fake_run(self, folder, name, stage):
-        done = bd.marker(folder, stage)
-        if not (markers and osp.exists(done)):
-            ran.append((name, stage))
-            if stage.tool == 'test':
-                stem = osp.basename(stage.work_dir)
-                _write(tmp_path / folder / stage.work_dir /
-                       'test_metrics.json',
-                       {'mIoU': score.get(stem, 60.0), 'best_threshold': 0.5})
-            if markers:
-                _write(tmp_path / done, {})
-        with self.lock:
-            self.done += 1
-            self.left -= bd.expected(stage)
+    def start(self, stage, folder, name):
+        ran.append((name, stage))
+        if stage.tool == 'test':
+            _write(Path(folder, stage.work, 'test_metrics.json'),
+                   {'mIoU': score.get(osp.basename(stage.work), 60.0),
+                    'best_threshold': 0.5})
+        return EndedRun()
 
-    monkeypatch.setattr(bd.Bench, 'run', fake_run)
+    monkeypatch.setattr(Engine, 'start', start)
     monkeypatch.setattr(bd.Bench, 'data', lambda self, prob: None)
     return ran
+
+
+def _bench(argv):
+    bench = bd.Bench(bd.parse_args(argv))
+    bench.engine.poll = 0.0
+    return bench
 
 
 def test_schedule_runs_crf_of_the_best_forms_after_all_seeds(
@@ -267,29 +276,57 @@ def test_schedule_runs_crf_of_the_best_forms_after_all_seeds(
     """The scheduler, with every stage replaced by writing its metrics."""
     score = dict(cam_r18_gen=30.0, cam_r18_gen_ft=40.0, c2am_r18_gen=45.0,
                  conta_r18_gen=42.0)
-    order = _fake_stages(monkeypatch, tmp_path, score)
-    args = bd.parse_args([
+    order = _fake_stages(monkeypatch, score)
+    result = _bench([
         '--work-dir', str(tmp_path / 'w'), '--context-probs', '0.5', '0.9',
-        '--seeds', '0', '1', '--forms', 'control', 'c2am', 'conta'])
-    result = bd.Bench(args)()
+        '--seeds', '0', '1', '--forms', 'control', 'c2am', 'conta'])()
     assert len(order) == 2 * 2 * (4 + 2 * 3 + 2 * 2)
     for prob in ('0.5', '0.9'):
-        names = [n for n, _ in order if n.startswith(f'p{prob} ')]
-        crf = [i for i, n in enumerate(names) if n.count(' ') == 2]
-        seq = [i for i, n in enumerate(names) if n.count(' ') == 1]
+        names = [n.split() for n, _ in order if n.startswith(f'p{prob} ')]
+        # 'p0.5 seed0 train cam_r18_gen', 'p0.5 seed0 c2am test ...'
+        crf = [i for i, n in enumerate(names) if n[2] in bd.FORMS]
+        seq = [i for i, n in enumerate(names) if n[2] not in bd.FORMS]
         assert len(crf) == 2 * 2 * 2 and min(crf) > max(seq)
-        assert {n.split()[-1] for n in names if n.count(' ') == 2} == {
-            'c2am', 'conta'}
+        assert {names[i][2] for i in crf} == {'c2am', 'conta'}
         assert result['strengths'][prob]['crf_forms'] == ['c2am', 'conta']
         rows = result['strengths'][prob]['rows']
         assert rows['c2am']['diff_to_control']['mean'] == pytest.approx(5.0)
+    # a sequence runs in order: the start point first
+    assert [n for n, _ in order][:2] == [
+        'p0.5 seed0 train cam_r18_gen', 'p0.5 seed1 train cam_r18_gen']
     assert (tmp_path / 'w' / 'p0.9' / 'seed1' / 'data').is_symlink()
     text = (tmp_path / 'w' / 'deconfounding.md').read_text()
     assert '| C2AM | 45.0 +- 0.0 (0.50) | +5.0 +- 0.0 | 60.0 +- 0.0 | ' \
         '45.0 +- 0.0 (0.50) | +5.0 +- 0.0 | 60.0 +- 0.0 |' in text
-    assert text in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert text in out
+    assert 'p0.5: all seeds done; CRF pseudo-masks of c2am, conta' in out
     saved = json.loads((tmp_path / 'w' / 'deconfounding.json').read_text())
     assert saved['settings']['lr'] == '5e-3'
+
+
+def test_a_failed_stage_stops_its_sequence_only(tmp_path, monkeypatch):
+    ran = _fake_stages(monkeypatch, {})
+    bench = _bench(['--work-dir', str(tmp_path / 'w'), '--context-probs',
+                    '0.5', '--seeds', '0', '1', '--forms', 'control'])
+    fake = Engine.start
+
+    def start(self, stage, folder, name):
+        if name == 'p0.5 seed1 train cam_r18_gen_ft':
+            ran.append((name, stage))
+            return EndedRun(2, 'LOG')
+        return fake(self, stage, folder, name)
+
+    monkeypatch.setattr(Engine, 'start', start)
+    with pytest.raises(SystemExit, match=r'^\[deconf\] stage p0.5 seed1 '
+                       r'train cam_r18_gen_ft failed \(exit 2\); see LOG'):
+        bench()
+    names = [n for n, _ in ran]
+    assert 'p0.5 seed0 test cam_r18_gen_ft' in names  # the other seed ran
+    assert 'p0.5 seed1 test cam_r18_gen_ft' not in names
+    assert not [n for n in names if n.split()[2] in bd.FORMS]  # no CRF
+    # the table of what ran is written
+    assert (tmp_path / 'w' / 'deconfounding.md').exists()
 
 
 def test_erase_form_uses_the_start_points_crf_masks():
@@ -305,7 +342,8 @@ def test_erase_form_uses_the_start_points_crf_masks():
     assert pipe[1].type == 'EraseObjects'
     # the masks the CRF stage (before it) writes, relative to the seed folder
     assert pipe[1].mask_dir == osp.join(crf.work_dir, 'masks') == \
-        _cfg(bd.CRF).test_dataloader.dataset.out_dir
+        osp.join(work_dir_of(bd.CRF), 'masks')
+    assert _cfg(bd.CRF).default_hooks.mask_file.get('out_dir') is None
     # nothing to match: C2AM's test scales and epochs already
     assert bd.matching('cam_r18_gen_erase.py') == ((), (), ())
     assert _opt(train, 'optim_wrapper.optimizer.lr') == [
@@ -339,13 +377,9 @@ def test_conta_rounds_stages():
     # marker: whichever runs first, the other is skipped)
     assert rounds[:2] == bd.crf_stages(1, 'conta')
     # round 3's CAM files and masks: round 2's classifier and seed sweep
-    crf = _merged('crf_gen_cam.py', rounds[5].opts)
-    assert crf.test_dataloader.dataset.cam_dir == \
-        'work_dirs/conta_round2_trainaug/cams'
-    assert crf.test_dataloader.dataset.out_dir == \
-        'work_dirs/pseudo_mask_conta_round2/masks'
-    assert crf.model.thresholds_from_seeds.metrics == \
-        'work_dirs/conta_round2/test_metrics.json'
+    _crf_inputs(rounds[5], 'work_dirs/conta_round2_trainaug/cams',
+                'work_dirs/pseudo_mask_conta_round2/masks',
+                'work_dirs/conta_round2/test_metrics.json')
     cams = _merged('conta_r18_gen.py', rounds[4].opts)
     assert cams.default_hooks.cam_file.type == 'CAMFileHook'
     assert 'randomness.seed=1' in rounds[4].opts
@@ -378,7 +412,7 @@ def test_conta_rounds_stages():
             if o.startswith('custom_hooks.0.mask_dir='):
                 assert o.split('=', 1)[1][:-len('/masks')] in made, s
         made.add(s.work_dir)
-    markers = [bd.marker('/f', s) for s in stages]
+    markers = [s.marker for s in stages]
     assert len(set(markers)) == len(markers)
     # the time estimate counts them
     assert [bd.expected(s) for s in rounds[4:6]] == [
@@ -436,19 +470,16 @@ def test_table_rows_of_conta_rounds(tmp_path):
 
 def test_schedule_with_conta_rounds_skips_the_repeated_crf_stages(
         tmp_path, monkeypatch):
-    """Markers as Bench.run writes them: conta's CRF stages run once, in
+    """Markers as the engine writes them: conta's CRF stages run once, in
     round 2, even when conta is one of the best forms."""
     score = dict(cam_r18_gen=30.0, cam_r18_gen_ft=40.0, conta_r18_gen=42.0,
                  conta_round2=44.0)
-    ran = _fake_stages(monkeypatch, tmp_path, score, markers=True)
-    args = bd.parse_args([
+    ran = _fake_stages(monkeypatch, score)
+    result = _bench([
         '--work-dir', str(tmp_path / 'w'), '--context-probs', '0.5',
         '--seeds', '0', '--forms', 'control', 'conta', '--conta-rounds', '2',
-        '--crf-best', '1'])
-    bench = bd.Bench(args)
-    result = bench()
+        '--crf-best', '1'])()
     assert len(ran) == 4 + 2 * 2 + 4  # start, forms, round 2
-    assert bench.left == pytest.approx(0.0)
     rows = result['strengths']['0.5']['rows']
     assert result['strengths']['0.5']['crf_forms'] == ['conta']
     assert rows['conta_round2']['diff_to_control']['mean'] == \

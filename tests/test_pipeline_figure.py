@@ -16,6 +16,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmc2am.pipeline import Methods, work_dir_of
 from mmc2am.utils import find_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -33,7 +34,7 @@ def _module(name):
 
 
 pf = _module('pipeline_figure')
-rp = _module('run_pipeline')
+GEN = Methods('gen')
 
 
 def _save(model, path, meta):
@@ -49,14 +50,14 @@ def _fake_run(work, voc_root, methods, refine='crf'):
     from mmseg.datasets import PascalVOCDataset
     from mmseg.registry import MODELS as SEG_MODELS
 
-    data = osp.join(work, rp.PRESETS['gen']['data'])
+    data = osp.join(work, GEN.data_root)
     os.makedirs(osp.dirname(data), exist_ok=True)
     os.symlink(voc_root, data)
     voc = PascalVOCDataset.METAINFO
     torch.manual_seed(0)
     for i, method in enumerate(methods):
-        cls = rp.PRESETS['gen'][method][0]
-        cls_dir = osp.join(work, rp.work_dir_of(cls))
+        cls = GEN.config(method, 'classifier')
+        cls_dir = osp.join(work, work_dir_of(cls))
         init_default_scope('mmc2am')
         model = CLS_MODELS.build(Config.fromfile(find_config(cls)).model)
         _save(model, osp.join(cls_dir, 'epoch_1.pth'),
@@ -72,7 +73,7 @@ def _fake_run(work, voc_root, methods, refine='crf'):
         with open(osp.join(cls_dir, '20260101_000000', 'seed_sweep.json'),
                   'w') as f:
             json.dump(sweep, f)
-        seg_cfg = Config.fromfile(find_config(rp.PRESETS['gen']['seg']))
+        seg_cfg = Config.fromfile(find_config(GEN.segmenter))
         init_default_scope('mmseg')
         seg = SEG_MODELS.build(seg_cfg.model)
         _save(seg, osp.join(work, 'work_dirs', f'seg_{method}_{refine}',
@@ -84,7 +85,7 @@ def _fake_run(work, voc_root, methods, refine='crf'):
 def test_missing_files_are_named_with_their_stage(tmp_path, voc_root):
     with pytest.raises(FileNotFoundError, match='val.txt.*data stage'):
         pf.pipeline_figure(str(tmp_path), ['cam'])
-    data = tmp_path / rp.PRESETS['gen']['data']
+    data = tmp_path / GEN.data_root
     data.parent.mkdir(parents=True)
     data.symlink_to(voc_root)
     with pytest.raises(FileNotFoundError,
@@ -138,7 +139,7 @@ def test_figure_of_a_work_folder(tmp_path, voc_root, capsys):
     assert sorted(os.listdir(tmp_path / 'fig')) == ['figure.png']
     # the config a stage ran with is the copy in its folder; a checkpoint
     # that does not fit it is refused, not loaded into random weights
-    seg = rp.PRESETS['gen']['seg']
+    seg = GEN.segmenter
     (tmp_path / 'work_dirs' / 'seg_cam_crf' / seg).write_text(
         f'_base_ = {find_config(seg)!r}\n'
         'model = dict(decode_head=dict(channels=64))\n')

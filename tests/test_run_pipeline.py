@@ -1,13 +1,24 @@
-"""tools/run_pipeline.py is a list of (tool, config) stages whose default
+"""tools/run_pipeline.py runs the stages that the pipeline configs
+(configs/pipelines/, mmc2am.pipeline.Methods) list per method, whose default
 folders chain, with no setting of its own."""
 import importlib.util
+import os
 import os.path as osp
 import re
 
 import pytest
 from mmengine.config import Config
 
+from mmc2am.pipeline import (
+    Methods,
+    Stage,
+    generator_options,
+    methods_table,
+    runs_mean_std,
+    work_dir_of,
+)
 from mmc2am.utils import find_config
+from mmc2am.utils.io import pick_metric
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -21,6 +32,7 @@ def _pipeline():
 
 
 rp = _pipeline()
+PRESETS = {p: Methods(p) for p in ('gen', 'voc')}
 
 
 def _cfg(name):
@@ -32,22 +44,24 @@ def _cfg(name):
     'method', ['cam', 'c2am', 'c2am_spatial', 'recam', 'advcam'])
 @pytest.mark.parametrize('refine', ['crf', 'irn'])
 def test_stages_chain_through_default_folders(preset, method, refine):
-    stages = rp.stages(preset, method, refine)
-    cam_cls = rp.PRESETS[preset]['cam'][0]
+    m = PRESETS[preset]
+    stages = m.stages(method, refine)
+    cam_cls = m.config('cam', 'classifier')
     # a method that trains no classifier (AdvCAM) tests plain CAM's
-    trained = [] if rp.TRAINED[method] else [rp.work_dir_of(cam_cls)]
+    trained = [] if m.trains(method) else [work_dir_of(cam_cls)]
     for s in stages:
         assert osp.isfile(find_config(s.config)), s.config
         if s.ckpt_of is not None:  # a test of an earlier training
             assert s.ckpt_of in trained, s
         if s.tool == 'train':
-            trained.append(s.work_dir or rp.work_dir_of(s.config))
+            trained.append(s.work)
         # only folders are passed, never a setting
         for opt in s.opts:
             assert re.fullmatch(r'[\w.]+_dir=work_dirs/[\w/]+', opt), opt
-    cls, cams, crf, irn = rp.PRESETS[preset][method]
+    cls, cams, crf, irn = (m.config(method, f) for f in
+                           ('classifier', 'cams', 'crf', 'irn'))
     names = [s.config for s in stages]
-    if rp.TRAINED[method]:
+    if m.trains(method):
         assert names[:4] == [cls, cls, cams, crf]
         seeds = stages[1]
     else:  # no classifier training: the seed test first
@@ -55,15 +69,16 @@ def test_stages_chain_through_default_folders(preset, method, refine):
         assert ('train', cls) not in [(s.tool, s.config) for s in stages]
         seeds = stages[0]
     assert (seeds.config, seeds.tool) == (cls, 'test')
-    cam_dir = osp.join(rp.work_dir_of(cams), 'cams')
-    crf_masks = osp.join(rp.work_dir_of(crf), 'masks')
+    cam_dir = osp.join(work_dir_of(cams), 'cams')
+    crf_masks = osp.join(work_dir_of(crf), 'masks')
     crf_cfg = _cfg(crf)
-    crf_data = crf_cfg.test_dataloader.dataset
-    assert (crf_data.cam_dir, crf_data.out_dir) == (cam_dir, crf_masks)
+    assert crf_cfg.test_dataloader.dataset.cam_dir == cam_dir
+    # the masks: MaskFileHook's default folder, <work dir>/masks
+    assert crf_cfg.default_hooks.mask_file.type == 'MaskFileHook'
+    assert crf_cfg.default_hooks.mask_file.get('out_dir') is None
     rule = crf_cfg.model.get('thresholds_from_seeds')
     if preset == 'gen':  # thresholds from this method's seed stage
-        assert rule.metrics == osp.join(
-            seeds.work_dir or rp.work_dir_of(cls), 'test_metrics.json')
+        assert rule.metrics == osp.join(seeds.work, 'test_metrics.json')
     else:  # the reference's constants
         assert rule is None
     # the CAM files come from the method's classifier and its test mode
@@ -75,63 +90,108 @@ def test_stages_chain_through_default_folders(preset, method, refine):
         irn_cfg = _cfg(irn)
         assert irn_cfg.train_dataloader.dataset.label_dir == crf_masks
         assert irn_cfg.test_dataloader.dataset.cam_dir == cam_dir
-        masks = irn_cfg.test_dataloader.dataset.out_dir
-        assert masks == osp.join(rp.work_dir_of(irn), 'masks')
+        assert irn_cfg.default_hooks.mask_file.get('out_dir') is None
+        masks = osp.join(work_dir_of(irn), 'masks')
     else:
         assert irn not in names
     seg_train = stages[-2]
     assert seg_train.opts == (f'train_dataloader.dataset.mask_dir={masks}', )
+    assert [s.kind for s in stages[-2:]] == ['segmenter'] * 2
     if method != 'cam':
-        assert rp.START[method] == 'cam'
-    if method != 'cam' and rp.TRAINED[method]:
+        assert m.start(method) == 'cam'
+    if method != 'cam' and m.trains(method):
         # fine-tunes the plain-CAM classifier
         start = _cfg(cls).load_from
         cam_cls_cfg = _cfg(cam_cls)
         assert start == osp.join(
-            rp.work_dir_of(cam_cls),
+            work_dir_of(cam_cls),
             f'epoch_{cam_cls_cfg.train_cfg.max_epochs}.pth')
-    elif not rp.TRAINED[method]:
+    elif not m.trains(method):
         # a test mode of the plain-CAM classifier: its checkpoint fits
         model, cam_model = _cfg(cls).model, _cfg(cam_cls).model
-        assert model.test_cfg.mode == 'advcam'
+        assert model.test_cfg.cam_generator.type == 'AdvCAM'
         model.pop('test_cfg'), cam_model.pop('test_cfg')
         assert model == cam_model
         assert _cfg(cls).get('load_from') is None
 
 
+def test_the_preset_pipeline_configs():
+    """The method -> configs map of both presets (configs/pipelines/)."""
+    gen, voc = PRESETS['gen'], PRESETS['voc']
+    assert gen.keys == voc.keys == [
+        'cam', 'c2am', 'c2am_spatial', 'recam', 'advcam']
+    assert [gen.config('c2am_spatial', f) for f in (
+        'classifier', 'cams', 'crf', 'irn')] == [
+        'c2am_r18_gen_spatial.py', 'c2am_r18_gen_spatial_trainaug.py',
+        'crf_gen_c2am_spatial.py', 'irn_r18_gen_c2am_spatial.py']
+    assert [voc.config('advcam', f) for f in (
+        'classifier', 'cams', 'crf', 'irn')] == [
+        'advcam_r50_voc.py', 'advcam_r50_voc_trainaug.py',
+        'crf_voc_advcam.py', 'irn_r50_voc_advcam.py']
+    assert (gen.data_root, gen.segmenter, gen.generate_data) == (
+        'data/gen_voc/VOC2012', 'deeplabv3plus_r18w32-d16_gen_pseudo.py',
+        True)
+    assert (voc.data_root, voc.segmenter, voc.generate_data) == (
+        'data/VOCdevkit/VOC2012', 'deeplabv3plus_r50-d8_voc_pseudo.py',
+        False)
+    assert (gen.jobs, gen.stage_threads, gen.figure) == (2, 1, True)
+    assert (voc.jobs, voc.stage_threads, voc.figure) == (1, None, False)
+    # the ETA's measured seconds: the generated data's only
+    assert gen.expected(Stage('train', 'cam_r18_gen.py')) == 114
+    assert gen.expected(Stage('test', 'crf_gen_recam.py')) == 60
+    assert voc.expected_seconds == {}
+    assert gen.names == voc.names == dict(
+        cam='CAM', c2am='C2AM', c2am_spatial='C2AM spatial', recam='ReCAM',
+        advcam='AdvCAM')
+    # list_configs (every config loads) leaves the pipeline configs out
+    from mmc2am.utils import list_configs
+    assert not [p for p in list_configs().values() if 'pipelines' in p]
+
+
 def test_seeds_only_change_the_classifier_stages():
-    default = rp.stages('gen', 'c2am', 'irn')
-    seeded = rp.stages('gen', 'c2am', 'irn', seed=2)
+    gen = PRESETS['gen']
+    default = gen.stages('c2am', 'irn')
+    seeded = gen.stages('c2am', 'irn', seed=2)
     assert [s._replace(opts=()) for s in seeded] == \
         [s._replace(opts=()) for s in default]
     for s, d in zip(seeded, default):
         extra = set(s.opts) - set(d.opts)
-        assert extra == ({'randomness.seed=2'} if s.config in
-                         rp.PRESETS['gen']['c2am'][:2] else set()), s
+        assert extra == ({'randomness.seed=2'} if s.config in (
+            'c2am_r18_gen.py', 'c2am_r18_gen_trainaug.py') else set()), s
 
 
 def test_methods_and_their_start():
+    gen = PRESETS['gen']
     assert rp.parse_args([]).methods == ['cam', 'c2am', 'c2am_spatial']
     args = rp.parse_args(['--methods', 'advcam', 'recam'])
     # cam always runs (the others start from its classifier), first
-    assert rp.methods_to_run(args.methods) == ['cam', 'recam', 'advcam']
-    assert set(rp.NAMES) == set(rp.TRAINED) == set(rp.METHODS)
-    assert set(rp.START) == set(rp.METHODS) - {'cam'}
-    for preset in rp.PRESETS:
-        assert set(rp.METHODS) <= set(rp.PRESETS[preset])
-    # a start method trains its classifier: its stage 0, which graph() waits
-    # for
-    for start in rp.START.values():
-        assert rp.TRAINED[start]
-        assert rp.stages('gen', start, 'crf')[0].tool == 'train'
+    assert gen.to_run(args.methods) == ['cam', 'recam', 'advcam']
+    assert {m: gen.trains(m) for m in gen.keys} == dict(
+        cam=True, c2am=True, c2am_spatial=True, recam=True, advcam=False)
+    assert [m for m in gen.keys if gen.start(m)] == [
+        'c2am', 'c2am_spatial', 'recam', 'advcam']
+    # a start method trains its classifier: its stage 0, which graph()
+    # waits for
+    for m in gen.keys:
+        start = gen.start(m)
+        if start is not None:
+            assert gen.trains(start)
+            assert gen.stages(start, 'crf')[0].tool == 'train'
+    with pytest.raises(SystemExit):  # not a method of the preset
+        rp.parse_args(['--methods', 'mine'])
+    # the defaults of the presets: 2 jobs on gen (at most the CPUs), 1 on voc
+    assert rp.parse_args(['--preset', 'voc']).jobs == 1
+    assert rp.parse_args([]).jobs == min(2, os.cpu_count() or 1)
 
 
 @pytest.mark.parametrize('preset', ['gen', 'voc'])
 def test_advcam_stages_test_cams_checkpoint_in_own_folders(preset):
-    cls, cams, crf, irn = rp.PRESETS[preset]['advcam']
-    seg = rp.PRESETS[preset]['seg']
-    cam_dir = rp.work_dir_of(rp.PRESETS[preset]['cam'][0])
-    stages = rp.stages(preset, 'advcam', 'irn', seed=3)
+    m = PRESETS[preset]
+    cls, cams, crf, irn = (m.config('advcam', f) for f in
+                           ('classifier', 'cams', 'crf', 'irn'))
+    seg = m.segmenter
+    cam_dir = work_dir_of(m.config('cam', 'classifier'))
+    stages = m.stages('advcam', 'irn', seed=3)
     # no classifier training; the later stages as every method's
     assert [(s.tool, s.config) for s in stages] == [
         ('test', cls), ('test', cams), ('test', crf), ('train', irn),
@@ -141,16 +201,16 @@ def test_advcam_stages_test_cams_checkpoint_in_own_folders(preset):
     seeds, cam_files = stages[:2]
     # the seeds and the CAM files: AdvCAM's test mode on cam's checkpoint,
     assert seeds.ckpt_of == cam_files.ckpt_of == cam_dir == \
-        rp.classifier_dir(preset, 'advcam')
+        m.classifier_dir('advcam')
     # written to AdvCAM's own folders (cam's test_metrics.json stays)
     assert seeds.work_dir is None and cam_files.work_dir is None
-    assert rp.work_dir_of(cls) == osp.join(
+    assert work_dir_of(cls) == osp.join(
         'work_dirs', f'advcam_{"r18_gen" if preset == "gen" else "r50_voc"}')
-    assert rp.work_dir_of(cls) != cam_dir
+    assert work_dir_of(cls) != cam_dir
     # AdvCAM's inference draws nothing at random: no training seed
     assert not [o for s in stages for o in s.opts if 'randomness' in o]
     # the trained methods take it
-    recam = rp.stages(preset, 'recam', 'crf', seed=3)
+    recam = m.stages('recam', 'crf', seed=3)
     assert 'randomness.seed=3' in recam[1].opts
 
 
@@ -161,13 +221,13 @@ def test_graph_and_commands_of_the_cam_started_methods(tmp_path):
     import json
     ns = argparse.Namespace(
         preset='gen', work_dir=str(tmp_path), gpus=1, refine=['crf'],
-        methods=rp.methods_to_run(['c2am', 'recam', 'advcam']),
+        methods=PRESETS['gen'].to_run(['c2am', 'recam', 'advcam']),
         data_root=None)
     assert ns.methods == ['cam', 'c2am', 'recam', 'advcam']
     pipe = rp.Pipeline(ns)
     nodes, deps = pipe.graph()
-    assert nodes['cam', 0] == rp.Stage('train', 'cam_r18_gen.py',
-                                       kind='classifier')
+    assert nodes['cam', 0] == Stage('train', 'cam_r18_gen.py',
+                                    kind='classifier')
     assert deps['cam', 0] == []
     for m in ('c2am', 'recam'):
         assert nodes[m, 0].tool == 'train'
@@ -181,15 +241,16 @@ def test_graph_and_commands_of_the_cam_started_methods(tmp_path):
     cam_work.mkdir(parents=True)
     (cam_work / 'last_checkpoint').write_text('/x/epoch_15.pth')
     seeds, cam_files = nodes['advcam', 0], nodes['advcam', 1]
-    assert pipe.command(seeds)[1:] == [
+    command = pipe.engine.command
+    assert command(seeds, pipe.work_dir)[1:] == [
         osp.join(REPO, 'tools/test.py'),
         find_config('advcam_r18_gen.py'), '/x/epoch_15.pth',
         '--work-dir', 'work_dirs/advcam_r18_gen']
-    assert pipe.command(cam_files)[1:] == [
+    assert command(cam_files, pipe.work_dir)[1:] == [
         osp.join(REPO, 'tools/test.py'),
         find_config('advcam_r18_gen_trainaug.py'), '/x/epoch_15.pth',
         '--work-dir', 'work_dirs/advcam_r18_gen_trainaug']
-    assert pipe.marker(seeds) == str(
+    assert osp.join(pipe.work_dir, seeds.marker) == str(
         tmp_path / 'work_dirs' / 'advcam_r18_gen' /
         '.done_test_advcam_r18_gen')
     # the table's seed column: each method's own seed test
@@ -204,6 +265,11 @@ def test_graph_and_commands_of_the_cam_started_methods(tmp_path):
         (20.0, 30.0)
     assert rows['recam']['seed_miou'] is None
     assert '| AdvCAM | 30.0 | 0.40 |' in pipe.table(rows)
+    # the order of results.json's keys (make demo's file, compared byte for
+    # byte before and after changes)
+    assert list(rows['cam']) == ['seed_miou', 'seed_threshold',
+                                 'pseudo_crf_miou', 'pseudo_irn_miou',
+                                 'seg_val_miou']
 
 
 def test_until_and_the_fixed_threshold_column(tmp_path):
@@ -260,11 +326,11 @@ def test_until_and_the_fixed_threshold_column(tmp_path):
     runs = [dict(cam=dict(r, seed_fixed_miou=v)) for r, v in
             ((dict(rows['cam'], seed_miou=20.0), 10.0),
              (dict(rows['cam'], seed_miou=22.0), 14.0))]
-    ms = rp.mean_std(runs)
+    ms = runs_mean_std(runs)
     assert ms['cam']['seed_fixed_miou'] == [12.0, pytest.approx(2 ** 1.5)]
-    assert '| CAM | 21.0 +- 1.4 | 12.0 +- 2.8 |' in rp.table(
-        ms, 'crf', runs=2, fixed_thr=0.5)
-    assert 'seed_fixed_miou' not in rp.mean_std(
+    ns.fixed_thr = 0.5
+    assert '| CAM | 21.0 +- 1.4 | 12.0 +- 2.8 |' in pipe.table(ms, runs=2)
+    assert 'seed_fixed_miou' not in runs_mean_std(
         [dict(cam=rows['cam'])] * 2)['cam']
 
 
@@ -280,21 +346,24 @@ def test_method_configs_build(preset, method, tmp_path, monkeypatch):
     from mmseg.registry import MODELS as SEG_MODELS
 
     import mmc2am  # noqa: F401
-    cls, cams, crf, irn = rp.PRESETS[preset][method]
+    m = PRESETS[preset]
+    cls, cams, crf = (m.config(method, f)
+                      for f in ('classifier', 'cams', 'crf'))
+    irn = m.config(method, 'irn')
     cfg = _cfg(cams)
     cfg.merge_from_dict({'model.backbone.init_cfg': None})
     init_default_scope(cfg.default_scope)
     model = CLS_MODELS.build(cfg.model)
     assert type(model).__name__ == 'CAMClassifier'
-    mode = 'advcam' if method == 'advcam' else 'cam'
-    assert model.test_cfg['mode'] == mode
+    generator = 'AdvCAM' if method == 'advcam' else 'MultiScaleCAM'
+    assert type(model.cam_generator).__name__ == generator
     if method == 'recam':
         assert type(model.head).__name__ == 'ReCAMHead'
     # the seed stages' metrics, where the default folders put them: cam's
     # and this method's differ
     monkeypatch.chdir(tmp_path)
-    for config, best in ((rp.PRESETS[preset]['cam'][0], 0.3), (cls, 0.6)):
-        work = tmp_path / rp.work_dir_of(config)
+    for config, best in ((m.config('cam', 'classifier'), 0.3), (cls, 0.6)):
+        work = tmp_path / work_dir_of(config)
         work.mkdir(parents=True)
         (work / 'test_metrics.json').write_text(json.dumps(
             {'seed/best_threshold': best}))
@@ -311,7 +380,7 @@ def test_method_configs_build(preset, method, tmp_path, monkeypatch):
     model = SEG_MODELS.build(cfg.model)
     assert model.test_cfg['bg_thr'] == 0.25  # IRN's, as plain CAM's
     # plain CAM's IRN model and walk, on this method's masks and CAMs
-    cam_irn = _cfg(rp.PRESETS[preset]['cam'][3])
+    cam_irn = _cfg(m.config('cam', 'irn'))
     cam_irn.merge_from_dict({'model.backbone.init_cfg': None})
     assert cfg.model == cam_irn.model
 
@@ -320,10 +389,10 @@ def test_mean_std_table():
     runs = [dict(cam=dict(seed_miou=v, seed_threshold=0.5,
                           pseudo_crf_miou=v + 10, pseudo_irn_miou=None,
                           seg_val_miou=v + 5)) for v in (40.0, 42.0, 44.0)]
-    rows = rp.mean_std(runs)
+    rows = runs_mean_std(runs)
     assert rows['cam']['seed_miou'] == [42.0, 2.0]
     assert rows['cam']['pseudo_irn_miou'] is None
-    text = rp.table(rows, 'crf', runs=3)
+    text = methods_table(rows, PRESETS['gen'].names, 'crf', runs=3)
     assert '| CAM | 42.0 +- 2.0 | 0.50 +- 0.00 | 52.0 +- 2.0 | - | ' \
         '47.0 +- 2.0 |' in text
 
@@ -332,9 +401,9 @@ def test_data_of_other_options_is_refused(tmp_path):
     import json
     args = rp.parse_args(['--work-dir', str(tmp_path)])
     pipe = rp.Pipeline(args)
-    meta = tmp_path / rp.PRESETS['gen']['data'] / 'meta.json'
+    meta = tmp_path / PRESETS['gen'].data_root / 'meta.json'
     meta.parent.mkdir(parents=True)
-    want = pipe.generator_options()
+    want = generator_options(args, args.context_prob)
     meta.write_text(json.dumps(dict(
         want, format_version=2, drawn_classes=want['drawn_classes'][::-1])))
     pipe.data()  # the same options (classes in any order): reused
@@ -344,17 +413,23 @@ def test_data_of_other_options_is_refused(tmp_path):
         pipe.data()
 
 
-def test_method_settings_live_in_the_configs():
+@pytest.mark.parametrize('script', [
+    'tools/run_pipeline.py', 'mmc2am/pipeline/engine.py',
+    'mmc2am/pipeline/methods.py', 'mmc2am/pipeline/stage.py',
+    'mmc2am/pipeline/results.py', 'mmc2am/pipeline/data.py'])
+def test_method_settings_live_in_the_configs(script):
     import ast
-    with open(osp.join(REPO, 'tools', 'run_pipeline.py')) as f:
+    with open(osp.join(REPO, script)) as f:
         tree = ast.parse(f.read())
     # the docstrings (module, classes, functions), as written, are prose
     docs = {ast.get_docstring(n, clean=False) for n in ast.walk(tree)
             if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef))}
     consts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
-    # floats: the data generator's --context-prob default, the poll
-    # interval of the stage scheduler and zeros
-    assert {c for c in consts if isinstance(c, float)} <= {0.5, 0.2, 0.0}
+    # floats: the data generator's --context-prob default, the engine's
+    # poll interval, progress-line interval, default stage seconds and
+    # speed, zeros
+    assert {c for c in consts if isinstance(c, float)} <= {
+        0.5, 0.2, 20.0, 60.0, 1.0, 0.0}
     for c in consts:
         if isinstance(c, str) and c not in docs:
             for setting in ('t_fg', 't_bg', 'bg_thr', 'scales', 'sweep'):
@@ -379,28 +454,6 @@ def test_method_settings_live_in_the_configs():
         assert _cfg(cam).model.test_cfg.bg_thr == 0.25
         for c in c2am:
             assert _cfg(c).model.test_cfg.bg_thr == 0.20
-
-
-def test_commands(tmp_path):
-    """What is run: the tools on the configs, dist scripts with --gpus."""
-    import argparse
-    ns = argparse.Namespace(preset='gen', work_dir=str(tmp_path), gpus=1,
-                            refine=['crf'], methods=['cam'], data_root=None)
-    pipe = rp.Pipeline(ns)
-    seeds = rp.stages('gen', 'cam', 'crf')[1]
-    (tmp_path / 'work_dirs' / 'cam_r18_gen').mkdir(parents=True)
-    (tmp_path / 'work_dirs' / 'cam_r18_gen' / 'last_checkpoint').write_text(
-        '/x/epoch_20.pth')
-    cmd = pipe.command(seeds)
-    assert cmd[1:] == [osp.join(REPO, 'tools/test.py'),
-                       find_config('cam_r18_gen.py'), '/x/epoch_20.pth',
-                       '--work-dir', 'work_dirs/cam_r18_gen']
-    ns.gpus = 8
-    crf = rp.stages('gen', 'cam', 'crf')[3]
-    assert pipe.command(crf) == [
-        'bash', osp.join(REPO, 'tools/dist_test.sh'),
-        find_config('crf_gen_cam.py'), '8', '--work-dir',
-        'work_dirs/crf_gen_cam']
 
 
 # Every stage of the generated-data pipeline on tiny data and schedules
@@ -446,7 +499,7 @@ def test_whole_pipeline_on_a_tiny_preset(tmp_path):
             (tmp_path / 'work_dirs' / f'crf_gen_{method}' / 'masks' /
              '.mask_params.json').read_text())
         assert params['thresholds_from_seeds']['best_threshold'] == \
-            pytest.approx(rp.pick_metric(seeds, 'best_threshold'))
+            pytest.approx(pick_metric(seeds, 'best_threshold'))
     # a second run finds every stage done
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
                            timeout=120)

@@ -3,10 +3,13 @@
 Each recipe is a training config (and, for a fine-tuning recipe, the recipe
 whose checkpoint it starts from) plus ``--cfg-options``; every recipe is
 trained with ``tools/train.py`` once per seed (``randomness.seed``) and its
-seeds are scored with ``tools/test.py`` (``SeedMetric`` on ``train``). The
-table (mean +- std over seeds of the best-threshold mIoU, the best threshold
-and the mIoU at ``--fixed-thr``) is printed and written to
-``<work-dir>/recipes.md`` / ``recipes.json``. Finished runs are reused.
+seeds are scored with ``tools/test.py`` (``SeedMetric`` on ``train``), the
+stages run by :class:`mmc2am.pipeline.Engine` in ``<work-dir>/seed<s>/
+<recipe>`` (the seed test in its ``seeds`` folder). The table (mean +- std
+over seeds of the best-threshold mIoU, the best threshold and the mIoU at
+``--fixed-thr``) is printed and written to ``<work-dir>/recipes.md`` /
+``recipes.json``. Finished stages are skipped when the command is run
+again.
 
 Example (issue 10: reference optimizer vs momentum 0.9, C2AM reductions)::
 
@@ -16,16 +19,15 @@ Example (issue 10: reference optimizer vs momentum 0.9, C2AM reductions)::
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
-from typing import Dict, List
+from typing import Dict
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mmc2am.pipeline import Engine, Stage, fmt_mean_std, mean_std, read_metrics  # noqa: E402
 from mmc2am.utils.io import atomic_open, latest_seed_sweep, seed_miou_at  # noqa: E402
 
 C = 'configs/'
@@ -42,7 +44,7 @@ RECIPES: Dict[str, tuple] = {
 }
 
 
-def parse_args():
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--recipes', nargs='+', default=list(RECIPES),
                    choices=list(RECIPES))
@@ -51,81 +53,70 @@ def parse_args():
     p.add_argument('--work-dir', default='work_dirs/recipes')
     p.add_argument('--fixed-thr', type=float, default=0.5,
                    help='also report the seed mIoU at this threshold')
-    return p.parse_args()
+    return p.parse_args(argv)
 
 
-def _run(cmd: List[str], log: str) -> None:
-    env = dict(os.environ)
-    env.setdefault('OMP_NUM_THREADS', '1')
-    with open(log, 'a') as f:
-        ret = subprocess.call(cmd, cwd=ROOT, env=env, stdout=f,
-                              stderr=subprocess.STDOUT)
-    if ret != 0:
-        raise SystemExit(f'failed (exit {ret}): {" ".join(cmd)}; see {log}')
+def recipe_dir(seed: int, name: str) -> str:
+    """A recipe's training work dir, relative to the work folder."""
+    return osp.join(f'seed{seed}', name)
 
 
-def _last_checkpoint(work_dir: str) -> str:
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
-
-
-def main() -> None:
-    args = parse_args()
-    work = osp.abspath(args.work_dir)
+def add_stages(engine: Engine, work: str, args) -> None:
+    """Per seed and recipe (and the recipes they start from) its training
+    (from its start recipe's last checkpoint) and its seed test."""
     data = osp.abspath(args.data_root)
-    data_opts = [f'{k}.dataset.data_root={data}' for k in
-                 ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-    todo = list(args.recipes)
-    for name in args.recipes:  # starts first
-        start = RECIPES[name][1]
-        if start and start not in todo:
-            todo.insert(0, start)
-    results: Dict[str, list] = {}
+    data_opts = tuple(f'{k}.dataset.data_root={data}' for k in
+                      ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'))
+    todo = set(args.recipes) | {RECIPES[n][1] for n in args.recipes
+                                if RECIPES[n][1]}
     for seed in args.seeds:
-        for name in sorted(todo, key=lambda n: RECIPES[n][1] is not None):
+        for name in [n for n in RECIPES if n in todo]:
             cfg, start, extra = RECIPES[name]
-            d = osp.join(work, f'seed{seed}', name)
-            os.makedirs(d, exist_ok=True)
-            opts = data_opts + [f'randomness.seed={seed}'] + extra
-            if start:
-                opts.append('load_from=' + _last_checkpoint(
-                    osp.join(work, f'seed{seed}', start)))
-            if not osp.exists(osp.join(d, '.trained')):
-                print(f'[recipes] seed {seed} {name}: train', flush=True)
-                _run([sys.executable, 'tools/train.py', cfg, '--work-dir', d,
-                      '--cfg-options', *opts], osp.join(d, 'train.log'))
-                open(osp.join(d, '.trained'), 'w').close()
-            metrics_file = osp.join(d, 'seeds', 'test_metrics.json')
-            if not osp.exists(metrics_file):
-                print(f'[recipes] seed {seed} {name}: seeds', flush=True)
-                _run([sys.executable, 'tools/test.py', cfg,
-                      _last_checkpoint(d), '--work-dir',
-                      osp.join(d, 'seeds'), '--cfg-options', *data_opts,
-                      *extra], osp.join(d, 'test.log'))
-            with open(metrics_file) as f:
-                m = json.load(f)
-            m = {k.split('/')[-1]: v for k, v in m.items()}
-            # the whole sweep (SeedMetric's seed_sweep.json in the log dir)
-            m['fixed'] = seed_miou_at(
-                latest_seed_sweep(osp.join(d, 'seeds')), args.fixed_thr)
-            results.setdefault(name, []).append(m)
+            d = recipe_dir(seed, name)
+            label = f'seed{seed} {name}'
+            engine.add(('train', seed, name), Stage(
+                'train', osp.join(ROOT, cfg), work_dir=d,
+                opts=data_opts + (f'randomness.seed={seed}', *extra),
+                load_of=recipe_dir(seed, start) if start else None),
+                work, [('train', seed, start)] if start else [], label)
+            engine.add(('test', seed, name), Stage(
+                'test', osp.join(ROOT, cfg), d, osp.join(d, 'seeds'),
+                opts=data_opts + tuple(extra)), work, [('train', seed, name)],
+                label)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    work = osp.abspath(args.work_dir)
+    engine = Engine('recipes', osp.join(work, 'recipes.log'),
+                    stage_threads=1)
+    add_stages(engine, work, args)
+    engine.run()
     rows = []
     for name in args.recipes:
-        runs = results[name]
-
-        best = [r['mIoU'] for r in runs]
-        thr = [r['best_threshold'] for r in runs]
-        fixed = [r['fixed'] for r in runs]
+        runs = []
+        for seed in args.seeds:
+            seeds = osp.join(work, recipe_dir(seed, name), 'seeds')
+            m = read_metrics(osp.join(seeds, 'test_metrics.json'))
+            m = {k.split('/')[-1]: v for k, v in m.items()}
+            # the whole sweep (SeedMetric's seed_sweep.json in the log dir)
+            m['fixed'] = seed_miou_at(latest_seed_sweep(seeds),
+                                      args.fixed_thr)
+            runs.append(m)
         rows.append(dict(recipe=name, config=RECIPES[name][0],
-                         options=RECIPES[name][2], best=best, thr=thr,
-                         fixed=fixed, seeds=args.seeds))
+                         options=RECIPES[name][2],
+                         best=[r['mIoU'] for r in runs],
+                         thr=[r['best_threshold'] for r in runs],
+                         fixed=[r['fixed'] for r in runs], seeds=args.seeds))
 
-    def ms(v):
-        sd = statistics.stdev(v) if len(v) > 1 else 0.0
-        return f'{statistics.mean(v):.1f} +- {sd:.1f}'
+    def ms(v):  # one seed: std 0.0
+        m = mean_std(v)
+        return fmt_mean_std(dict(m, std=m['std'] or 0.0))
 
     lines = [f'| recipe | seed mIoU, best t | best t | seed mIoU at '
-             f't = {args.fixed_thr} | config / options |', '|---|---|---|---|---|']
+             f't = {args.fixed_thr} | config / options |',
+             '|---|---|---|---|---|']
     for r in rows:
         lines.append(
             f"| {r['recipe']} | {ms(r['best'])} | "

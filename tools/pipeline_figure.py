@@ -34,7 +34,6 @@ has an object. The figure is ``<work-dir>/figure.png`` unless ``--out``::
 import argparse
 import contextlib
 import copy
-import importlib.util
 import io
 import json
 import os
@@ -47,6 +46,7 @@ import numpy as np
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mmc2am.pipeline import Methods, config_stem, presets, work_dir_of  # noqa: E402,E501
 from mmc2am.utils.config_files import find_config  # noqa: E402
 from mmc2am.utils.io import atomic_open, latest_seed_sweep, pick_metric  # noqa: E402
 from mmc2am.utils.mask_files import VOC_PNG_PALETTE, load_label_png  # noqa: E402,E501
@@ -88,18 +88,6 @@ def _size_inches(num_images: int, num_methods: int) -> Tuple[float, float]:
     return width, height
 
 
-def _run_pipeline():
-    """tools/run_pipeline.py as a module (its PRESETS, work_dir_of)."""
-    name = '_mmc2am_run_pipeline'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, osp.join(ROOT, 'tools', 'run_pipeline.py'))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        sys.modules[name] = mod
-    return sys.modules[name]
-
-
 @contextlib.contextmanager
 def _cwd(folder: str) -> Iterator[None]:
     """The configs' data and work_dirs paths are relative to the work
@@ -121,7 +109,7 @@ def _require(path: str, made_by: str) -> str:
 
 
 def _stage(tool: str, config: str, work: Optional[str] = None) -> str:
-    stem = osp.splitext(config)[0]
+    stem = config_stem(config)
     cmd = f'python tools/{tool}.py {osp.relpath(find_config(config), ROOT)}'
     if tool == 'test':
         cmd += ' <checkpoint>'
@@ -145,16 +133,19 @@ def _checkpoint(work_dir: str, stage_dir: str, made_by: str) -> str:
     return _require(path, made_by)
 
 
-def _method_files(work_dir: str, preset: str, method: str,
+def _method_files(work_dir: str, spec: Methods, method: str,
                   refine: str) -> dict:
     """Every file the figure reads for ``method``, checked to exist."""
-    rp = _run_pipeline()
-    cls, _, crf, _ = rp.PRESETS[preset][method]
-    seg = rp.PRESETS[preset]['seg']
-    cls_dir = rp.work_dir_of(cls)
-    trained_dir = rp.classifier_dir(preset, method)
-    trained = osp.basename(trained_dir) + '.py'
-    seg_dir = osp.join('work_dirs', f'seg_{method}_{refine}')
+    cls = spec.config(method, 'classifier')
+    crf = spec.config(method, 'crf')
+    seg = spec.segmenter
+    cls_dir = work_dir_of(cls)
+    trained_dir = spec.classifier_dir(method)
+    trained = method  # the method whose classifier its stages test
+    while not spec.trains(trained):
+        trained = spec.start(trained)
+    trained = spec.config(trained, 'classifier')
+    seg_dir = spec.segmenter_dir(method, refine)
     seeds_by = _stage('test', cls, cls_dir)
     metrics = _require(osp.join(work_dir, cls_dir, 'test_metrics.json'),
                        seeds_by)
@@ -176,7 +167,7 @@ def _method_files(work_dir: str, preset: str, method: str,
                                    _stage('train', trained)),
         best_threshold=best,
         sweep=sweep,
-        crf_config=_stage_config(work_dir, rp.work_dir_of(crf), crf),
+        crf_config=_stage_config(work_dir, work_dir_of(crf), crf),
         seg_config=_stage_config(work_dir, seg_dir, seg),
         seg_checkpoint=_checkpoint(work_dir, seg_dir,
                                    _stage('train', seg, seg_dir)))
@@ -413,7 +404,8 @@ def pipeline_figure(work_dir: str,
                     preset: str = 'gen',
                     refine: str = 'crf',
                     num_images: int = 4,
-                    out: Optional[str] = None) -> str:
+                    out: Optional[str] = None,
+                    pipeline: Optional[str] = None) -> str:
     """Write the figure of a pipeline work folder; see the module doc.
 
     Args:
@@ -426,6 +418,8 @@ def pipeline_figure(work_dir: str,
             column is the CRF pseudo-mask either way.
         num_images (int): Rows: the first val images with an object.
         out (str, optional): The PNG; defaults to ``<work_dir>/figure.png``.
+        pipeline (str, optional): The run's ``--pipeline`` (a pipeline
+            config file), instead of the preset's.
 
     Returns:
         str: The path written (atomically).
@@ -434,24 +428,24 @@ def pipeline_figure(work_dir: str,
         FileNotFoundError: A checkpoint, metrics or sweep file of a stage
             is missing (named, with the stage that makes it).
     """
-    rp = _run_pipeline()
-    if preset not in rp.PRESETS:
-        raise ValueError(f'unknown preset {preset!r} ({sorted(rp.PRESETS)})')
+    if pipeline is None and preset not in presets():
+        raise ValueError(f'unknown preset {preset!r} ({presets()})')
+    spec = Methods(pipeline or preset)
     methods = list(methods)
-    unknown = [m for m in methods if m not in rp.METHODS]
+    unknown = [m for m in methods if m not in spec.keys]
     if unknown or not methods:
-        raise ValueError(f'methods must be some of {rp.METHODS}, got '
+        raise ValueError(f'methods must be some of {spec.keys}, got '
                          f'{methods}')
     if num_images < 1:
         raise ValueError(f'num_images must be >= 1, got {num_images}')
     work_dir = osp.abspath(work_dir)
     out = osp.abspath(out or osp.join(work_dir, 'figure.png'))
-    data_root = osp.join(work_dir, rp.PRESETS[preset]['data'])
+    data_root = osp.join(work_dir, spec.data_root)
     _require(osp.join(data_root, 'ImageSets', 'Segmentation', 'val.txt'),
              'the data stage (tools/generate_voc.py; preset voc: the link '
              'to --data-root)')
     # every file first: a missing one fails before any model is built
-    files = {m: _method_files(work_dir, preset, m, refine) for m in methods}
+    files = {m: _method_files(work_dir, spec, m, refine) for m in methods}
     sweeps = {}
     for m in methods:
         with open(files[m]['sweep']) as f:
@@ -460,27 +454,31 @@ def pipeline_figure(work_dir: str,
         images = _val_images(data_root, files[methods[0]]['cls_config'],
                              num_images)
         panels = {m: _method_panels(files[m], images) for m in methods}
-    png = _draw(images, methods, panels, sweeps, rp.NAMES, refine)
+    png = _draw(images, methods, panels, sweeps, spec.names, refine)
     with atomic_open(out, 'wb') as f:
         f.write(png)
     return out
 
 
 def main(argv=None) -> str:
-    rp = _run_pipeline()
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dir', help='the --work-dir of run_pipeline.py')
     parser.add_argument('--methods', nargs='+',
-                        default=list(rp.DEFAULT_METHODS),
-                        choices=rp.METHODS)
-    parser.add_argument('--preset', choices=sorted(rp.PRESETS), default='gen')
+                        help='methods of the pipeline config (default: its '
+                        'default_methods)')
+    parser.add_argument('--preset', choices=presets(), default='gen')
+    parser.add_argument('--pipeline', metavar='FILE',
+                        help='the run\'s pipeline config, if not the '
+                        'preset\'s')
     parser.add_argument('--refine', choices=['crf', 'irn'], default='crf',
                         help='the masks the segmenters trained on')
     parser.add_argument('--num-images', type=int, default=4)
     parser.add_argument('--out', help='default: <work_dir>/figure.png')
     args = parser.parse_args(argv)
-    path = pipeline_figure(args.work_dir, args.methods, args.preset,
-                           args.refine, args.num_images, args.out)
+    methods = args.methods or Methods(
+        args.pipeline or args.preset).default_methods
+    path = pipeline_figure(args.work_dir, methods, args.preset, args.refine,
+                           args.num_images, args.out, args.pipeline)
     print(path, flush=True)
     return path
 

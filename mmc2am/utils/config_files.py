@@ -16,12 +16,19 @@ CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))), 'configs')
 
 
+#: Folders of ``configs/`` that hold no runnable config: the shared
+#: fragments and the pipeline configs of ``tools/run_pipeline.py``
+#: (``mmc2am.pipeline``), which list stages, not a model.
+NOT_CONFIGS = ('_base_', 'pipelines')
+
+
 def list_configs(root: str = CONFIG_ROOT) -> Dict[str, str]:
-    """Every config of ``root`` except the ``_base_`` fragments: file stem ->
-    path. Raises ``ValueError`` naming both files if a stem repeats."""
+    """Every config of ``root`` except those of :data:`NOT_CONFIGS` (the
+    ``_base_`` fragments, the pipeline configs): file stem -> path. Raises
+    ``ValueError`` naming both files if a stem repeats."""
     found: Dict[str, str] = {}
     for path in sorted(glob.glob(osp.join(root, '*', '*.py'))):
-        if osp.basename(osp.dirname(path)) == '_base_':
+        if osp.basename(osp.dirname(path)) in NOT_CONFIGS:
             continue
         stem = osp.splitext(osp.basename(path))[0]
         if stem in found:

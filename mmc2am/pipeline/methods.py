@@ -1,0 +1,248 @@
+"""The methods of a pipeline config (``configs/pipelines/<preset>.py``) and
+their stages.
+
+A pipeline config is an mmengine config whose ``methods`` map a method's
+key to its configs (``classifier``, ``cams``, ``crf``, ``irn``; those an
+entry leaves out follow ``stage_configs``' patterns), its table ``name``,
+the method it ``start`` s from and whether it ``trains`` a classifier; with
+``data_root``, ``generate_data``, ``segmenter``, ``reference``,
+``default_methods``, ``jobs``, ``stage_threads``, ``figure`` and
+``expected_seconds`` (``configs/pipelines/gen.py`` says what each is). A
+new method is its configs and one entry, in a pipeline config of the
+repository or in one that inherits it (``_base_``).
+"""
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+
+from ..utils.config_files import CONFIG_ROOT, find_config
+from .stage import KINDS, Stage, config_stem, until, work_dir_of
+
+#: The configs of a method's stages, in the order its stages use them.
+FIELDS = ('classifier', 'cams', 'crf', 'irn')
+
+Key = Tuple[str, int]  # (method, index of the stage in its list)
+
+
+def pipeline_file(pipeline: str) -> str:
+    """The file of a pipeline config: an existing path, or the name of one
+    in ``configs/pipelines`` (``'gen'``, ``'voc.py'``)."""
+    if osp.isfile(pipeline):
+        return osp.abspath(pipeline)
+    name = pipeline if pipeline.endswith('.py') else pipeline + '.py'
+    path = osp.join(CONFIG_ROOT, 'pipelines', name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'no pipeline config {pipeline!r} (a file, or one of '
+            f'{", ".join(presets())})')
+    return path
+
+
+def presets() -> List[str]:
+    """The pipeline configs of the repository: ``['gen', 'voc']``."""
+    import glob
+    return sorted(config_stem(p) for p in glob.glob(
+        osp.join(CONFIG_ROOT, 'pipelines', '*.py')))
+
+
+class Methods:
+    """The methods of one pipeline config and the stages of each.
+
+    Args:
+        pipeline (str): A pipeline config: a file, or a preset name
+            (:func:`pipeline_file`).
+
+    Raises:
+        ValueError: An entry without ``name`` or ``classifier``, a start
+            method that is not in the config or trains no classifier, a
+            reference or default method not in the config.
+    """
+
+    def __init__(self, pipeline: str):
+        self.file = pipeline_file(pipeline)
+        self.cfg = Config.fromfile(self.file, import_custom_modules=False)
+        cfg = self.cfg
+        self.entries: Dict[str, dict] = {k: dict(v)
+                                         for k, v in cfg.methods.items()}
+        self.data_root: str = cfg.data_root
+        self.generate_data: bool = bool(cfg.get('generate_data', False))
+        self.segmenter: str = self._resolve(cfg.segmenter)
+        self.reference: str = cfg.get('reference', next(iter(self.entries)))
+        self.default_methods: List[str] = list(
+            cfg.get('default_methods', [self.reference]))
+        self.jobs: int = int(cfg.get('jobs', 1))
+        self.stage_threads: Optional[int] = cfg.get('stage_threads')
+        self.figure: bool = bool(cfg.get('figure', False))
+        self.expected_seconds: Dict[str, float] = dict(
+            cfg.get('expected_seconds', {}))
+        self._check()
+
+    def _check(self) -> None:
+        for key, entry in self.entries.items():
+            for field in ('name', 'classifier'):
+                if field not in entry:
+                    raise ValueError(f'{self.file}: method {key!r} has no '
+                                     f'{field!r}')
+            start = entry.get('start')
+            if start is None:
+                continue
+            if start not in self.entries or start == key:
+                raise ValueError(f'{self.file}: method {key!r} starts from '
+                                 f'{start!r}, not another method of it')
+            if not self.trains(start):
+                raise ValueError(
+                    f'{self.file}: method {key!r} starts from {start!r}, '
+                    'which trains no classifier')
+        for key in [self.reference, *self.default_methods]:
+            if key not in self.entries:
+                raise ValueError(f'{self.file}: {key!r} is not one of its '
+                                 f'methods {self.keys}')
+
+    # a method -----------------------------------------------------------
+    @property
+    def keys(self) -> List[str]:
+        """The methods, in the config's order (the table's)."""
+        return list(self.entries)
+
+    @property
+    def names(self) -> Dict[str, str]:
+        """Method -> its name in the tables."""
+        return {k: e['name'] for k, e in self.entries.items()}
+
+    def start(self, method: str) -> Optional[str]:
+        """The method whose classifier ``method`` starts from (None: its
+        own from scratch)."""
+        return self.entries[method].get('start')
+
+    def trains(self, method: str) -> bool:
+        """Whether ``method`` trains a classifier of its own (AdvCAM: a
+        test mode of its start method's)."""
+        return bool(self.entries[method].get('trains', True))
+
+    def config(self, method: str, field: str) -> str:
+        """The config of ``field`` (:data:`FIELDS`) of ``method``: named by
+        its entry, else by the ``stage_configs`` pattern."""
+        entry = self.entries[method]
+        if field in entry:
+            return self._resolve(entry[field])
+        pattern = self.cfg.get('stage_configs', {}).get(field)
+        if pattern is None:
+            raise KeyError(f'{self.file}: method {method!r} names no '
+                           f'{field!r} config and stage_configs no pattern')
+        return self._resolve(pattern.format(
+            method=method,
+            classifier=config_stem(self.config(method, 'classifier'))))
+
+    def _resolve(self, name: str) -> str:
+        """``name`` as it is where :func:`find_config` finds it, else the
+        path of the file of that name beside the pipeline config (a user's
+        config next to a user's pipeline config)."""
+        try:
+            find_config(name)
+            return name
+        except FileNotFoundError:
+            beside = osp.join(osp.dirname(self.file), name)
+            # else left for find_config to refuse when the stage runs
+            return osp.abspath(beside) if osp.isfile(beside) else name
+
+    def classifier_dir(self, method: str) -> str:
+        """The work dir whose last checkpoint the classifier test stages of
+        ``method`` (seeds, CAM files) take: its own classifier's, or for a
+        method that trains none (AdvCAM) that of its start method."""
+        if self.trains(method):
+            return work_dir_of(self.config(method, 'classifier'))
+        return self.classifier_dir(self.start(method))
+
+    @staticmethod
+    def segmenter_dir(method: str, refine: str) -> str:
+        """The work dir of the segmenter on ``method``'s ``refine`` masks."""
+        return osp.join('work_dirs', f'seg_{method}_{refine}')
+
+    def stages(self, method: str, refine: str,
+               seed: Optional[int] = None) -> List[Stage]:
+        """The stages of one method; the segmenter trains on ``refine``'s
+        masks (``'crf'`` or ``'irn'``); ``seed``: ``randomness.seed`` of the
+        classifier stages of a trained method (None: the configs').
+
+        A trained method's stage 0 trains its classifier; a method that
+        trains none starts with the seed test, on the checkpoint of
+        :meth:`classifier_dir`, in its config's own folder. Each stage's
+        ``after`` names the earlier stages whose outputs it reads."""
+        cls, cams, crf = (self.config(method, f) for f in FIELDS[:3])
+        trains = self.trains(method)
+        rnd = () if seed is None or not trains else (
+            f'randomness.seed={seed}', )
+        ckpt = self.classifier_dir(method)
+        out = [Stage('train', cls, opts=rnd, kind='classifier')
+               ] if trains else []
+        trained = tuple(range(len(out)))  # the classifier training, if any
+        out += [
+            Stage('test', cls, ckpt, opts=rnd, after=trained,
+                  kind='seeds'),                 # seed mIoU (train)
+            Stage('test', cams, ckpt, opts=rnd, after=trained,
+                  kind='cams'),                  # CAMs of train_aug
+        ]
+        # CRF pseudo-masks; the generated-data configs read their
+        # thresholds from the seed stage's test_metrics.json
+        out.append(Stage('test', crf, after=(len(out) - 2, len(out) - 1),
+                         kind='masks'))
+        masks = osp.join(work_dir_of(crf), 'masks')
+        if refine == 'irn':
+            irn = self.config(method, 'irn')
+            out.append(Stage('train', irn,  # IRNet on the CRF masks
+                             after=(len(out) - 1, ), kind='masks'))
+            out.append(Stage('test', irn, work_dir_of(irn),  # random walk
+                             after=(len(out) - 1, ), kind='masks'))
+            masks = osp.join(work_dir_of(irn), 'masks')
+        seg_dir = self.segmenter_dir(method, refine)
+        out += [
+            Stage('train', self.segmenter, work_dir=seg_dir,
+                  opts=(f'train_dataloader.dataset.mask_dir={masks}', ),
+                  after=(len(out) - 1, ), kind='segmenter'),
+            Stage('test', self.segmenter, seg_dir, work_dir=seg_dir,
+                  after=(len(out), ), kind='segmenter'),  # val mIoU
+        ]
+        return out
+
+    # several methods ----------------------------------------------------
+    def to_run(self, methods: Sequence[str]) -> List[str]:
+        """The chosen methods, the reference (always: the table's first
+        row) and those they start from, in the config's order."""
+        need = set()
+        todo = [self.reference, *methods]
+        while todo:
+            m = todo.pop()
+            if m not in self.entries:
+                raise KeyError(f'no method {m!r} in {self.file} '
+                               f'({", ".join(self.keys)})')
+            if m not in need:
+                need.add(m)
+                if self.start(m) is not None:
+                    todo.append(self.start(m))
+        return [m for m in self.keys if m in need]
+
+    def graph(self, methods: Sequence[str], refine: str,
+              last: str = KINDS[-1], seed: Optional[int] = None
+              ) -> Tuple[Dict[Key, Stage], Dict[Key, List[Key]]]:
+        """Every stage of ``methods`` up to those that make ``last``,
+        keyed ``(method, index)``, and the stages each one waits for: those
+        of its ``after``, and for the first stages of a method with a start
+        method the training of that method's classifier (its stage 0), which
+        they fine-tune (the configs' ``load_from``) or test (AdvCAM)."""
+        nodes, deps = {}, {}
+        for method in methods:
+            start = self.start(method)
+            for i, st in enumerate(until(self.stages(method, refine, seed),
+                                         last)):
+                nodes[method, i] = st
+                deps[method, i] = [(method, j) for j in st.after]
+                if start is not None and not st.after:
+                    deps[method, i].append((start, 0))
+        return nodes, deps
+
+    def expected(self, stage: Stage) -> float:
+        """Expected seconds of a stage (``expected_seconds``; 60 if not
+        measured)."""
+        return float(self.expected_seconds.get(
+            f'{stage.tool} {stage.stem}', 60))
