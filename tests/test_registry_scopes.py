@@ -39,8 +39,8 @@ PLACES = {
     ],
     'DATA_SAMPLERS': ['TotalBatchSampler'],
     'HOOKS': [
-        'GlobalCAMHook', 'ConfounderSetHook', 'CAMFileHook', 'EpochSeedHook',
-        'CAMVisualizationHook'
+        'GlobalCAMHook', 'ConfounderSetHook', 'CAMFileHook', 'MaskFileHook',
+        'EpochSeedHook', 'CAMVisualizationHook'
     ],
     'METRICS': ['SeedMetric', 'PseudoMaskMetric'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['CompactOptimWrapperConstructor'],
