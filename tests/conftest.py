@@ -84,3 +84,16 @@ def _restore_default_scope():
     saved = DefaultScope._instance_dict.copy()
     yield
     DefaultScope._instance_dict = saved
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _restore_default_scope_of_the_module():
+    """The same for a test file: a module-scoped fixture is set up before any
+    function-scoped one, so the scope of a Runner it runs (``mmc2am`` for the
+    stage configs) would stay current for the files after it, where a build
+    of ``ResNet`` then fails (seen under pytest-xdist's file order)."""
+    from mmengine.registry import DefaultScope
+
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict = saved
