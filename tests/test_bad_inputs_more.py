@@ -126,7 +126,7 @@ def test_one_pixel_image_in_the_inferencer(tmp_path):
     from mmc2am.apis import CAMInferencer
     path = str(tmp_path / 'one_pixel.png')
     cv2.imwrite(path, np.full((1, 1, 3), 128, np.uint8))
-    init_default_scope('mmpretrain')
+    init_default_scope('mmc2am')
     model = MODELS.build(Config.fromfile(CLS_CONFIG).model)
     ckpt = str(tmp_path / 'cls.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
@@ -209,7 +209,7 @@ def test_crf_model_refuses_cams_of_another_size(cam_key):
 @pytest.fixture(scope='module')
 def checkpoints(tmp_path_factory):
     """The classifier's checkpoint (random init) and the tiny IRNet's."""
-    init_default_scope('mmpretrain')
+    init_default_scope('mmc2am')
     model = MODELS.build(Config.fromfile(CLS_CONFIG).model)
     path = str(tmp_path_factory.mktemp('ckpt') / 'cls.pth')
     torch.save(dict(state_dict=model.state_dict()), path)
