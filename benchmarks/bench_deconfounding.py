@@ -40,7 +40,7 @@ is tested with the same scales (``c2am_r18_gen.py``'s six,
 inherits ``cam_r18_gen``'s four). The default lr, 5e-3, is 10x the configs'
 5e-4: at the configs' lr the fine-tuning barely moves the weights and the
 forms changed the seed mIoU by less than 0.5 (measured before:
-``configs/c2am/README.md``, issue 10), so that lr cannot tell them apart;
+``configs/README.md``, issue 10), so that lr cannot tell them apart;
 ``--lr config`` keeps each config's own lr (CONTA's is 0.1).
 
 The table (``<work-dir>/deconfounding.md`` / ``.json``, also printed) has a

@@ -63,7 +63,7 @@ def test_optimizer_and_poly_schedule(name, lr, epochs, momentum):
     max_step = epoch_length * epochs
     # IRN: lr0 * (1 - k / max_step) ** 0.9 at step k; mmengine's PolyLR
     # reaches 0 one step earlier (total_iters = max_step - 1): a relative
-    # difference of 3e-7 here, listed in configs/c2am/README.md.
+    # difference of 3e-7 here, listed in configs/README.md.
     expected = lr * (1 - 3 / (max_step - 1)) ** 0.9
     assert expected == pytest.approx(lr * (1 - 3 / max_step) ** 0.9,
                                      rel=1e-6)

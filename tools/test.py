@@ -8,7 +8,7 @@ the metrics to ``<work_dir>/test_metrics.json``.
 - classifier configs: seed evaluation (``SeedMetric`` over a sweep of
   background thresholds); the ``*_trainaug.py`` ones also write the CAM files
   (``CAMFileHook``);
-- ``pseudo_mask_*.py``: the CRF pseudo-masks (no checkpoint);
+- ``configs/crf/crf_*.py``: the CRF pseudo-masks (no checkpoint);
 - ``irn_*.py``: the random-walk masks of a trained IRNet.
 
     python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--cfg-options ...]

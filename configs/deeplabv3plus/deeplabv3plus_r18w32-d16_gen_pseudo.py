@@ -1,5 +1,5 @@
 # DeepLabV3+ on pseudo-masks of the generated VOC-layout data
-# (mmc2am.datasets.generate_voc_dataset, 64x64 images): the real-data config
+# (mmc2am.testing.generate_voc_dataset, 64x64 images): the real-data config
 # shrunk to run in a few minutes on one CPU core. ResNet-18 (V1c) at half
 # width (stem and base channels 32) and output stride 16, plain BN, random
 # init (no downloads), 64x64 crops; trained on the pseudo-masks of train +

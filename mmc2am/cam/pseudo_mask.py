@@ -15,7 +15,7 @@ present classes ``keys`` (0-based, without background):
 ``mode='threshold'`` skips the CRF; then step 3 reduces to the three bands
 ``max cam >= t_fg`` (argmax class), ``< t_bg`` (background), between (255).
 
-:class:`mmc2am.models.irn.CRFConfidentLabels` runs this per image in
+:class:`mmc2am.models.crf.CRFConfidentLabels` runs this per image in
 ``tools/test.py``; :class:`mmc2am.evaluation.PseudoMaskMetric` writes the
 masks and scores them (:func:`confusion_areas`).
 """
