@@ -43,7 +43,7 @@ from mmc2am.models import CausalCAMHead  # noqa: E402
 class LiteralFrontDoorHead(CausalCAMHead):
     """The reference's form: the (B, C, S, S) product, then the mean."""
 
-    def adjusted_scores(self, feats):
+    def adjusted_scores(self, feats, target=None):
         z = self(feats)
         return (z[:, :, None, None] * self.global_cam).mean(dim=(2, 3))
 
