@@ -9,8 +9,6 @@ written.
 import logging
 import os
 import os.path as osp
-import runpy
-import sys
 import uuid
 
 import cv2
@@ -19,8 +17,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope, init_default_scope
-from mmengine.visualization import Visualizer
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -32,6 +29,7 @@ from mmc2am.datasets.transforms.load_cam_file import LoadCAMFile
 from mmc2am.engine.hooks.cam_file_hook import CAMFileHook
 from mmc2am.models.cam_generators import MultiScaleCAM
 from mmc2am.models.crf.crf_confident_labels import CRFConfidentLabels
+from mmc2am.testing import run_tool
 from mmc2am.utils import find_config
 from mmc2am.utils.input_checks import missing_prefixes
 
@@ -44,21 +42,6 @@ TINY_IRNET = ['model.backbone.stem_channels=4',
               'model.in_channels=[4,4,8,16,32]']
 
 pytestmark = pytest.mark.usefixtures('one_thread')
-
-
-def run_tool(tool, args):
-    """tools/<tool>.py in this process (its exception propagates)."""
-    path = osp.join(REPO, 'tools', tool)
-    saved = {c: dict(c._instance_dict) for c in (DefaultScope, Visualizer)}
-    argv = sys.argv
-    try:
-        sys.argv = [path, *args]
-        runpy.run_path(path, run_name='__main__')
-    finally:
-        sys.argv = argv
-        for c, inst in saved.items():
-            c._instance_dict.clear()
-            c._instance_dict.update(inst)
 
 
 def written(folder):

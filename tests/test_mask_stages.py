@@ -8,7 +8,6 @@ the same masks with a sweep over every image.
 import json
 import os
 import os.path as osp
-import runpy
 import signal
 import socket
 import subprocess
@@ -16,9 +15,8 @@ import sys
 import time
 
 import pytest
-from mmengine.registry import DefaultScope
-from mmengine.visualization import Visualizer
 
+from mmc2am.testing import run_tool
 from mmc2am.utils import find_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -68,16 +66,7 @@ def stage_args(stage, voc_root, work, *extra):
 
 def run_test_tool(args):
     """tools/test.py in this process; its metrics."""
-    saved = {c: dict(c._instance_dict) for c in (DefaultScope, Visualizer)}
-    argv = sys.argv
-    try:
-        sys.argv = [TEST_TOOL, *args]
-        runpy.run_path(TEST_TOOL, run_name='__main__')
-    finally:
-        sys.argv = argv
-        for c, inst in saved.items():
-            c._instance_dict.clear()
-            c._instance_dict.update(inst)
+    run_tool(TEST_TOOL, args)
     work = args[args.index('--work-dir') + 1]
     with open(osp.join(work, 'test_metrics.json')) as f:
         return json.load(f)
