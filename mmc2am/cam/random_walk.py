@@ -177,19 +177,24 @@ def random_walk_dense(x: Tensor, edge: Tensor, beta: float = 10,
 def random_walk_scores(cams: Tensor, edge: Tensor,
                        img_size: Tuple[int, int], beta: float = 10,
                        exp_times: int = 8, radius: float = 5,
-                       path_index: Optional[PathIndex] = None) -> Tensor:
+                       path_index: Optional[PathIndex] = None,
+                       cam_power: float = 1.0) -> Tensor:
     """Walked class scores of one image at full resolution, IRN's protocol.
 
-    The stride-4 CAMs are walked, upsampled 4x (bilinear), cropped to the
-    image and divided by their global maximum (IRN's
-    ``make_sem_seg_labels``).
+    The stride-4 CAMs, raised to ``cam_power``, are walked, upsampled 4x
+    (bilinear), cropped to the image and divided by their global maximum
+    (IRN's ``make_sem_seg_labels``; AdvCAM's walks ``cam ** 1.5``, its
+    ``step/make_sem_seg_labels.py`` line 42).
 
     Args:
         cams (Tensor): (K, h, w) stride-4 CAMs of the present classes,
-            ``h = ceil(H / 4)``, ``w = ceil(W / 4)``; K may be 0.
+            ``h = ceil(H / 4)``, ``w = ceil(W / 4)``; K may be 0. Non-negative
+            (the CAM files hold ``relu`` maps divided by their max).
         edge (Tensor): (h, w) class-boundary probabilities.
         img_size (tuple[int, int]): ``(H, W)`` of the image.
         beta, exp_times, radius, path_index: See :func:`random_walk`.
+        cam_power (float): Exponent applied to ``cams`` before the walk
+            (IRN, C2AM, ReCAM: 1, i.e. none; AdvCAM: 1.5).
 
     Returns:
         Tensor: (K, H, W) scores, maximum 1 (unless all are 0).
@@ -197,6 +202,10 @@ def random_walk_scores(cams: Tensor, edge: Tensor,
     height, width = img_size
     if cams.shape[0] == 0:
         return cams.new_zeros((0, height, width))
+    if cam_power <= 0:
+        raise ValueError(f'cam_power must be > 0, got {cam_power}')
+    if cam_power != 1:
+        cams = cams.pow(cam_power)
     rw = random_walk(cams, edge, beta, exp_times, radius, path_index)
     rw_up = F.interpolate(
         rw[None], scale_factor=4, mode='bilinear',
@@ -226,7 +235,8 @@ def random_walk_labels(cams: Tensor, keys: Sequence[int], edge: Tensor,
                        img_size: Tuple[int, int], bg_thr: float = 0.25,
                        beta: float = 10, exp_times: int = 8,
                        radius: float = 5,
-                       path_index: Optional[PathIndex] = None) -> np.ndarray:
+                       path_index: Optional[PathIndex] = None,
+                       cam_power: float = 1.0) -> np.ndarray:
     """Semantic pseudo-mask of one image: IRN's ``make_sem_seg_labels``.
 
     :func:`random_walk_scores` then :func:`scores_to_labels`.
@@ -239,10 +249,11 @@ def random_walk_labels(cams: Tensor, keys: Sequence[int], edge: Tensor,
         img_size (tuple[int, int]): ``(H, W)`` of the image.
         bg_thr (float): Background score (IRN 0.25, C2AM 0.20).
         beta, exp_times, radius, path_index: See :func:`random_walk`.
+        cam_power (float): See :func:`random_walk_scores`.
 
     Returns:
         np.ndarray: (H, W) uint8 labels, 0 background, ``k + 1`` class k.
     """
     scores = random_walk_scores(cams, edge, img_size, beta, exp_times,
-                                radius, path_index)
+                                radius, path_index, cam_power)
     return scores_to_labels(scores, keys, bg_thr)

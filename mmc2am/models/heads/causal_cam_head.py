@@ -103,6 +103,11 @@ class CausalCAMHead(BaseCAMHead):
             (no image of it ever activated): its adjusted score is constant.
             Not available with ``'front_door_context'``, whose score needs
             the image labels. Defaults to False.
+        score_scale (float): Factor of the adjusted scores of
+            ``'front_door'`` / ``'front_door_spatial'`` before the loss: the
+            ``r`` of C2AM's ``mean_agg(cam, r) = mean(cam * r)``
+            (``agg_smooth_r``, 2 at its commit 7cb39df; ``gamma``, 1 at its
+            HEAD). Defaults to 1.
         **kwargs: :class:`BaseCAMHead` arguments: ``loss`` (None: the
             multi-label soft-margin loss), ``thr``, ``topk``, ``init_cfg``
             (None: IRN's init of ``conv``, PyTorch's default).
@@ -114,6 +119,7 @@ class CausalCAMHead(BaseCAMHead):
                  adjustment: Optional[str] = None,
                  global_cam_size: int = 128,
                  predict_adjusted: bool = False,
+                 score_scale: float = 1.0,
                  **kwargs):
         self.check_choice('adjustment', adjustment, ADJUSTMENTS)
         if global_cam_size <= 0:
@@ -123,8 +129,13 @@ class CausalCAMHead(BaseCAMHead):
                 "predict_adjusted=True is not available with "
                 "adjustment='front_door_context': its score needs the image "
                 'labels, which a prediction does not have')
+        if score_scale != 1 and adjustment not in GLOBAL_CAM_ADJUSTMENTS:
+            raise ValueError(f'score_scale={score_scale} scales the '
+                             f'global-CAM adjustments {GLOBAL_CAM_ADJUSTMENTS}'
+                             f', not adjustment={adjustment!r}')
         super().__init__(num_classes, in_channels, **kwargs)
         self.adjustment = adjustment
+        self.score_scale = float(score_scale)
         self.global_cam_size = global_cam_size
         self.predict_adjusted = predict_adjusted
         # Buffers, not parameters: saved in checkpoints, never trained.
@@ -193,12 +204,14 @@ class CausalCAMHead(BaseCAMHead):
                 'checkpoint that holds it, or call head.set_global_cam().')
         if self.adjustment == 'front_door':
             # mean_hw(z_c * G_c) == z_c * mean_hw(G_c) (mean is linear).
-            return self(feats) * self.global_cam.mean(dim=(1, 2))
+            return self(feats) * (self.global_cam.mean(dim=(1, 2)) *
+                                  self.score_scale)
         # front_door_spatial
         x = self.pre_logits(feats)
         logit_map = self.conv(x)  # (B, C, h, w), before ReLU
         weights = self.spatial_weights(logit_map.shape[-2:])
-        return torch.einsum('bchw,chw->bc', logit_map, weights)
+        return torch.einsum('bchw,chw->bc', logit_map,
+                            weights) * self.score_scale
 
     @staticmethod
     def normalised_cams(logit_map: Tensor) -> Tensor:
@@ -257,4 +270,5 @@ class CausalCAMHead(BaseCAMHead):
 
     def extra_repr(self) -> str:
         return (f'adjustment={self.adjustment!r}, '
-                f'global_cam_size={self.global_cam_size}')
+                f'global_cam_size={self.global_cam_size}, '
+                f'score_scale={self.score_scale}')

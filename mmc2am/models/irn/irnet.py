@@ -45,9 +45,11 @@ from mmc2am.cam.path_index import PathIndex
 from mmc2am.cam.random_walk import random_walk_scores, scores_to_labels
 from mmc2am.registry import MODELS
 
-# IRN's random walk (run_sample.py): radius 5, beta 10, 2^8 steps; the
-# background score is the method's (IRN 0.25, C2AM 0.20) and has no default.
-RANDOM_WALK_DEFAULTS = dict(radius=5, beta=10, exp_times=8, bg_thr=None)
+# IRN's random walk (run_sample.py): radius 5, beta 10, 2^8 steps, on the
+# CAMs as they are (cam_power 1; AdvCAM walks cam ** 1.5); the background
+# score is the method's (IRN 0.25, C2AM 0.20) and has no default.
+RANDOM_WALK_DEFAULTS = dict(
+    radius=5, beta=10, exp_times=8, bg_thr=None, cam_power=1.0)
 
 __all__ = ['IRNet']
 
@@ -105,8 +107,9 @@ class IRNet(BaseModel):
         test_flip (bool): Average the logits of the image and its mirror.
         test_cfg (dict, optional): The random walk of :meth:`predict` on
             samples that carry CAMs: ``radius`` (5), ``beta`` (10),
-            ``exp_times`` (8) and ``bg_thr`` (required: IRN 0.25, C2AM
-            0.20). None: boundary maps only.
+            ``exp_times`` (8), ``bg_thr`` (required: IRN 0.25, C2AM
+            0.20) and ``cam_power`` (1: the CAMs as they are; AdvCAM 1.5,
+            the walk on ``cam ** 1.5``). None: boundary maps only.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -338,6 +341,10 @@ class IRNet(BaseModel):
             ValueError: ``test_cfg.bg_thr`` is not set.
         """
         self._require_bg_thr()
+        params = dict(self.test_cfg)
+        if params['cam_power'] == 1:
+            # masks recorded before the option existed stay reusable
+            del params['cam_power']
         if self._weights_digest is None:
             # computed once, after the runner has loaded the checkpoint
             sha = hashlib.sha1()
@@ -345,7 +352,7 @@ class IRNet(BaseModel):
                 sha.update(name.encode())
                 sha.update(t.detach().cpu().contiguous().numpy().tobytes())
             self._weights_digest = sha.hexdigest()
-        return dict(model=type(self).__name__, **self.test_cfg,
+        return dict(model=type(self).__name__, **params,
                     test_pad_size=self.test_pad_size,
                     test_flip=self.test_flip, weights=self._weights_digest)
 
@@ -367,7 +374,7 @@ class IRNet(BaseModel):
         scores = random_walk_scores(
             cams, edge, img_size, beta=cfg['beta'],
             exp_times=cfg['exp_times'], radius=cfg['radius'],
-            path_index=self._walk_index)
+            path_index=self._walk_index, cam_power=cfg['cam_power'])
         keys = sample.metainfo['cam_keys']
         labels = scores_to_labels(scores, keys, cfg['bg_thr'])
         sample.set_field(scores.cpu(), 'seg_scores')
