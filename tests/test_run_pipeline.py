@@ -372,16 +372,23 @@ def test_method_configs_build(preset, method, tmp_path, monkeypatch):
     model = SEG_MODELS.build(cfg.model)
     if preset == 'gen':  # t_fg = t*, t_bg = t* - 0.10 of its own sweep
         assert (model.t_fg, model.t_bg) == (0.6, 0.5)
-    else:  # IRN's constants (not documented for ReCAM / AdvCAM)
-        assert (model.t_fg, model.t_bg) == (0.30, 0.05)
+    else:  # the references' (tests/test_voc_thresholds.py cites them)
+        assert (model.t_fg, model.t_bg) == dict(
+            recam=(0.35, 0.10), advcam=(0.35, 0.15))[method]
     cfg = _cfg(irn)
     cfg.merge_from_dict({'model.backbone.init_cfg': None})
     init_default_scope(cfg.default_scope)
     model = SEG_MODELS.build(cfg.model)
-    assert model.test_cfg['bg_thr'] == 0.25  # IRN's, as plain CAM's
-    # plain CAM's IRN model and walk, on this method's masks and CAMs
+    walk = dict(bg_thr=0.25, cam_power=1.0)  # IRN's, as plain CAM's
+    if preset == 'voc':
+        walk = dict(recam=dict(bg_thr=0.28, cam_power=1.0),
+                    advcam=dict(bg_thr=0.25, cam_power=1.5))[method]
+    assert {k: model.test_cfg[k] for k in walk} == walk
+    # plain CAM's IRN model, on this method's masks and CAMs, with its walk
     cam_irn = _cfg(m.config('cam', 'irn'))
     cam_irn.merge_from_dict({'model.backbone.init_cfg': None})
+    if preset == 'voc':
+        cam_irn.model.test_cfg.update(walk)
     assert cfg.model == cam_irn.model
 
 

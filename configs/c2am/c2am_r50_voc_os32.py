@@ -1,6 +1,9 @@
 # C2AM's released network, as it ran: the fine-tuning uses a torchvision
 # ResNet-50 at output stride 32 (layer4 stride 2), BatchNorm in training mode
-# (its Net.train() override never switches modes) and layer1-2 trainable
+# while training and in eval mode at validation (its Net.train(mode) calls
+# super().train(mode): yiping-wang/c2am HEAD net/resnet50_cam.py:36-37, and
+# validate() calls eval(), train_c2am.py:15; here norm_eval=False and
+# mmengine's ValLoop calls eval(): the same) and layer1-2 trainable
 # (only the stem is frozen), while the CAMs are inferred at output stride 16:
 #   python tools/train.py configs/c2am/c2am_r50_voc_os32.py
 #   python tools/test.py configs/c2am/c2am_r50_voc_os32_cam16.py \

@@ -1,5 +1,7 @@
 # CRF pseudo-masks (IRN's confident labels) for plain CAM: IRN's thresholds
-# t_fg 0.30 / t_bg 0.05, from the CAM files of cam_r50_voc_trainaug.py.
+# t_fg 0.30 / t_bg 0.05 (jiwoon-ahn/irn run_sample.py:35-36, conf_fg_thres /
+# conf_bg_thres; CONTA's pseudo_mask/run_sample.py:35-36 has the same), from
+# the CAM files of cam_r50_voc_trainaug.py.
 #   python tools/test.py configs/crf/crf_voc_cam.py
 # Writes work_dirs/crf_voc_cam/masks/<id>.png (VOC palette, 255 =
 # ignore) for train_aug and scores the VOC train ones. The other methods'

@@ -9,13 +9,19 @@
 # classifier and 5e-4 on W_s, weight decay 1e-4, poly power 0.9, momentum
 # 1e-4 (its PolyOptimizer has IRN's momentum slot bug), conv1/bn1 frozen and
 # every ResNet stage trained (no stage2 detach), BatchNorm statistics frozen.
-#   python tools/train.py configs/cam/cam_r50_voc.py   # first
+# The start, as ReCAM ran it: its own CAM network, trained by its
+# step/train_cam.py:44 with layer1-2 trained (net/resnet50_cam.py:29-48 has
+# no stage2 detach), which train_recam.py:49-51 loads (strict):
+# cam_r50_voc_l12.py's checkpoint, not IRN's frozen-stage cam_r50_voc.py.
+#   python tools/train.py configs/cam/cam_r50_voc_l12.py   # first
 #   python tools/train.py configs/recam/recam_r50_voc.py
 #   python tools/test.py configs/recam/recam_r50_voc.py \
 #       work_dirs/recam_r50_voc/epoch_4.pth  # seeds on VOC train
-_base_ = ['../cam/cam_r50_voc.py']
+# (the base, cam_r50_voc_l12.py, already trains layer1-2: frozen_stages=0,
+# the stem frozen)
+_base_ = ['../cam/cam_r50_voc_l12.py']
 
-load_from = 'work_dirs/cam_r50_voc/epoch_5.pth'
+load_from = 'work_dirs/cam_r50_voc_l12/epoch_5.pth'
 
 model = dict(
     # fine-tuning starts from load_from (W_s starts from PyTorch's init)
