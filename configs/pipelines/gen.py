@@ -47,6 +47,9 @@ methods = dict(
     advcam=dict(
         name='AdvCAM', start='cam', trains=False,
         classifier='advcam_r18_gen.py'),
+    # RCA without saliency (configs/rca/README.md): trains from random init
+    # like CAM
+    rca=dict(name='RCA', classifier='rca_r18_gen.py'),
 )
 # stages side by side (--jobs' default, at most the CPU count), each with
 # one CPU thread (OMP_NUM_THREADS=1 unless set): the tiny CPU models gain

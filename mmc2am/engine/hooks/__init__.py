@@ -5,7 +5,8 @@ from .global_cam_hook import GlobalCAMHook
 from .head_buffer_hook import HeadBufferHook
 from .mask_file_hook import MaskFileHook
 from .per_image_file_hook import PerImageFileHook
+from .rca_memory_hook import RCAMemoryHook
 
 __all__ = ['CAMFileHook', 'ConfounderSetHook', 'EpochSeedHook',
            'GlobalCAMHook', 'HeadBufferHook', 'MaskFileHook',
-           'PerImageFileHook']
+           'PerImageFileHook', 'RCAMemoryHook']
