@@ -109,7 +109,7 @@ REPO_DIRS = ('configs/', 'tools/', 'benchmarks/', 'tests/', 'mmc2am/',
 #: config families (file-name prefixes); a backticked ``<prefix>....py`` is
 #: a config name that mmc2am.utils.find_config must find
 CONFIG_PREFIXES = ('cam_', 'c2am_', 'recam_', 'advcam_', 'conta_', 'crf_',
-                   'irn_', 'deeplabv3plus_', 'voc_r50')
+                   'irn_', 'deeplabv3plus_', 'deeplabv2_', 'voc_r50')
 
 
 def read(rel):

@@ -215,7 +215,7 @@ def test_every_config_resolves_its_types(stem):
     # in mmseg's (mmc2am's dataset by prefix).
     cfg = Config.fromfile(list_configs()[stem])
     want = 'mmseg' if osp.basename(osp.dirname(
-        list_configs()[stem])) == 'deeplabv3plus' else 'mmc2am'
+        list_configs()[stem])) in ('deeplabv3plus', 'deeplabv2') else 'mmc2am'
     assert cfg.default_scope == want
     found = []
     for key in ('model', 'train_dataloader', 'val_dataloader',

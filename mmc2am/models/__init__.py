@@ -6,3 +6,6 @@ from .heads import __all__ as _heads_all
 __all__ = ['CAMClassifier', 'CAMDataPreprocessor', *_heads_all]
 from .crf import *  # noqa
 from .irn import *  # noqa
+from .decode_heads import *  # noqa
+from .losses import *  # noqa
+from .segmentors import *  # noqa

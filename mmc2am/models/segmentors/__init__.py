@@ -1,0 +1,4 @@
+from .dense_crf import DEEPLAB_CRF, dense_crf
+from .msc_encoder_decoder import MSCEncoderDecoder
+
+__all__ = ['DEEPLAB_CRF', 'MSCEncoderDecoder', 'dense_crf']
