@@ -47,6 +47,14 @@ methods = dict(
     advcam=dict(
         name='AdvCAM', start='cam', trains=False,
         classifier='advcam_r18_gen.py'),
+    # SEAM (configs/seam/README.md): two views, PCM, its losses; trains from
+    # random init like CAM
+    seam=dict(name='SEAM', classifier='seam_r18_gen.py'),
+    # one CONTA round on SEAM's classifier, its confounder set from SEAM's
+    # masks (no public code combines them: conta_seam_r18_gen.py)
+    conta_seam=dict(
+        name='CONTA+SEAM', start='seam', classifier='conta_seam_r18_gen.py',
+        start_masks='custom_hooks.0.mask_dir'),
     # RCA without saliency (configs/rca/README.md): trains from random init
     # like CAM
     rca=dict(name='RCA', classifier='rca_r18_gen.py'),

@@ -9,3 +9,8 @@ from .irn import *  # noqa
 from .decode_heads import *  # noqa
 from .losses import *  # noqa
 from .segmentors import *  # noqa
+# SEAM (issue 27)
+from .necks import *  # noqa
+from .seam_classifier import SEAMClassifier  # noqa: E402
+
+__all__ += ['SEAMClassifier']
