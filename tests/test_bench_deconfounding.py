@@ -230,7 +230,7 @@ def test_options():
                           'context', 'erase']
     assert args.conta_rounds == 1
     assert (args.num_train, args.num_val, args.num_aug, args.size,
-            args.seed, args.max_objects) == (60, 30, 180, 64, 0, 3)
+            args.seed, args.max_objects) == (60, 300, 180, 64, 0, 3)
     assert len(args.classes) == 8
     # the table keeps the forms' order
     assert bd.parse_args(['--forms', 'conta', 'control']).forms == [

@@ -24,7 +24,7 @@ def add_generator_arguments(parser: argparse.ArgumentParser, title: str,
     --max-objects`` and, with ``context_prob``, ``--context-prob``)."""
     gen = parser.add_argument_group(title)
     gen.add_argument('--num-train', type=int, default=60)
-    gen.add_argument('--num-val', type=int, default=30)
+    gen.add_argument('--num-val', type=int, default=300)
     gen.add_argument('--num-aug', type=int, default=180)
     gen.add_argument('--size', type=int, default=64)
     gen.add_argument('--seed', type=int, default=0, help='data seed')
