@@ -3,6 +3,7 @@ ASPP head, the multi-scale inputs fused by max (MSC) and their training
 loss, C2AM's background / foreground balanced loss, the dense-CRF
 post-processing, and the configs, against hand computations on small
 tensors."""
+import copy
 import math
 import os.path as osp
 
@@ -347,7 +348,8 @@ def test_voc_config_is_the_references_recipe():
     assert m.msc_scales == (0.5, 0.75)
     assert m.backbone.depth == 101 and m.backbone.dilations == (1, 1, 2, 4)
     assert m.backbone.strides == (1, 2, 1, 1)
-    assert m.backbone.init_cfg.checkpoint == 'torchvision://resnet101'
+    assert m.pretrained == 'torchvision://resnet101'
+    assert 'init_cfg' not in m.backbone
     assert m.decode_head.dilations == (6, 12, 18, 24)
     assert m.decode_head.loss_decode.type == 'mmc2am.BgFgBalancedCELoss'
     assert m.test_cfg.crf == {}
@@ -363,6 +365,9 @@ def test_voc_config_is_the_references_recipe():
     resize = cfg.train_pipeline[2]
     assert [t[0]['scale_factor'] for t in resize.transforms] == [
         0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
+    assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
+    assert cfg.val_dataloader.dataset.pipeline == cfg.test_pipeline
+    assert cfg.test_dataloader == cfg.val_dataloader
     assert [t['type'] for t in cfg.test_pipeline] == [
         'LoadImageFromFile', 'LoadAnnotations', 'PackSegInputs']
 
@@ -370,8 +375,14 @@ def test_voc_config_is_the_references_recipe():
 def test_voc_config_builds_and_runs_on_cpu():
     torch.manual_seed(0)
     cfg = Config.fromfile(VOC_CONFIG)
-    cfg.model.backbone.init_cfg = None  # no download
+    # building downloads nothing (EncoderDecoder writes into the dict: a copy)
+    model = build_in_scope(copy.deepcopy(cfg.model))
+    assert model.backbone.init_cfg == dict(
+        type='Pretrained', checkpoint='torchvision://resnet101')
+    cfg.model.pretrained = None  # random init (the pipeline's --smoke)
     model = build_in_scope(cfg.model).eval()
+    assert all(c['type'] != 'Pretrained'
+               for c in model.backbone.init_cfg)  # ResNet's random init
     assert isinstance(model, MSCEncoderDecoder)
     x = torch.randn(1, 3, 33, 41)
     with torch.no_grad():

@@ -46,6 +46,10 @@ model = dict(
     # nearest-resized labels (main.py:229-236, resize_labels 70-82)
     msc_scales=(0.5, 0.75),
     downsample_labels=True,
+    # torchvision's ImageNet ResNet-101 (C2AM: DeepLab's caffe ImageNet
+    # ResNet-101, voc12.yaml:34); model.pretrained=None for random init (the
+    # pipeline's --smoke sets it)
+    pretrained='torchvision://resnet101',
     # ResNet-101 (voc12.yaml:32 N_BLOCKS 3-4-23-3) of output stride 8:
     # layer3 dilation 2, layer4 dilation 4 (deeplabv2.py:48-51), BN frozen
     # in eval mode and not trained (main.py:208 freeze_bn; only conv weights
@@ -60,9 +64,7 @@ model = dict(
         contract_dilation=False,
         style='pytorch',
         norm_cfg=dict(type='BN', requires_grad=False),
-        norm_eval=True,
-        init_cfg=dict(
-            type='Pretrained', checkpoint='torchvision://resnet101')),
+        norm_eval=True),
     # ASPP of DeepLab-v2: rates 6-12-18-24 (voc12.yaml:33), 2048 -> 21 each,
     # summed (deeplabv2.py:17-35)
     decode_head=dict(

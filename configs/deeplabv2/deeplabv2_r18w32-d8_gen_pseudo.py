@@ -20,13 +20,13 @@ max_iters = 1200
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     data_preprocessor=dict(size=crop_size),
+    pretrained=None,
     backbone=dict(
         depth=18,
         stem_channels=32,
         base_channels=32,
         norm_cfg=norm_cfg,
-        norm_eval=False,
-        init_cfg=None),
+        norm_eval=False),
     # 21 classes: the generator draws its classes among VOC's ids
     decode_head=dict(in_channels=256, dilations=(1, 2, 4, 5)))
 
