@@ -22,7 +22,15 @@ method's seed stage, reading its ``test_metrics.json`` from its default
 folder: ``crf_gen_cam.py``). The data is ``<work-dir>/<data_root>``:
 generated there (preset ``gen``, with the options below; a work folder
 whose data was made with other options is refused), or a link to
-``--data-root`` (preset ``voc``).
+``--data-root`` (preset ``voc``; with ``--generate``, generated data of the
+preset's ``generator`` options instead: VOC-sized images of the 20
+classes).
+
+``--smoke`` adds the pipeline config's ``smoke`` options to the stages'
+``--cfg-options`` (``configs/pipelines/voc.py``: a few images and one
+iteration per stage, pretrained weights off; each fine-tuning starts from
+its start method's last checkpoint), so the real configs run end to end in
+minutes on a CPU; the results are meaningless.
 
 Every method but plain CAM starts from the plain-CAM classifier (its
 ``start``): C2AM, C2AM spatial and ReCAM fine-tune it (their configs'
@@ -53,6 +61,9 @@ Examples::
     python tools/run_pipeline.py --methods cam recam advcam
     python tools/run_pipeline.py --pipeline my_pipeline.py --methods mine
     python tools/run_pipeline.py --preset voc --gpus 8 --work-dir work_dirs/voc
+    python tools/run_pipeline.py --preset voc --generate --smoke \
+        --methods cam c2am c2am_spatial recam advcam conta \
+        --work-dir work_dirs/voc_smoke   # CPU, minutes
 """
 import argparse
 import json
@@ -107,8 +118,21 @@ def parse_args(argv=None):
               'one it starts from (c2am, c2am_spatial and recam fine-tune '
               'cam\'s classifier, advcam tests it)') if methods else None)
     parser.add_argument(
-        '--refine', nargs='+', default=['crf'], choices=['crf', 'irn'],
-        help='pseudo-mask refinements; the segmenter trains on the last')
+        '--refine', nargs='+',
+        default=list(methods.refine) if methods else ['crf'],
+        choices=['crf', 'irn'],
+        help='pseudo-mask refinements; the segmenter trains on the last '
+        '(default: the pipeline config\'s refine, else crf)')
+    parser.add_argument(
+        '--generate', action='store_true',
+        help='generated data (the generator options below, defaults from '
+        'the pipeline config\'s generator) instead of --data-root; the '
+        'gen preset always generates')
+    parser.add_argument(
+        '--smoke', action='store_true',
+        help='add the pipeline config\'s smoke options to the stages: a '
+        'few images and one iteration each, pretrained weights off (checks '
+        'that every stage runs; the results are meaningless)')
     parser.add_argument(
         '--until', choices=['seeds', 'masks', 'segmenter'],
         default='segmenter',
@@ -132,7 +156,10 @@ def parse_args(argv=None):
         '--seeds', type=int, default=1,
         help='repeat the pipeline with this many training seeds of the '
         'classifiers (randomness.seed 0..N-1) and print mean +- std')
-    pipeline.add_generator_arguments(parser, 'generated data (preset gen)')
+    pipeline.add_generator_arguments(
+        parser, 'generated data (preset gen, or --generate)')
+    if methods is not None:
+        parser.set_defaults(**methods.generator)
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error('--seeds must be at least 1')
@@ -141,6 +168,12 @@ def parse_args(argv=None):
     if args.jobs < 1:
         parser.error('--jobs must be at least 1')
     pipeline.check_cfg_options(parser, args.cfg_options)
+    if args.smoke and methods is not None and not methods.smoke:
+        parser.error(f'{methods.file} has no smoke options')
+    try:
+        pipeline.generator_options(args, args.context_prob)
+    except ValueError as e:
+        parser.error(str(e))
     return args
 
 
@@ -160,10 +193,14 @@ class Pipeline:
         if seed is not None:
             self.work_dir = osp.join(self.work_dir, f'seed{seed}')
         os.makedirs(self.work_dir, exist_ok=True)
+        self.smoke = bool(getattr(args, 'smoke', False))
+        # --smoke's options first: the command line's override them
+        smoke = self.methods.smoke_options(self.methods.to_run(
+            args.methods)) if self.smoke else []
         self.engine = pipeline.Engine(
             'pipeline', self.path('pipeline.log'),
             jobs=getattr(args, 'jobs', 1), gpus=args.gpus,
-            cfg_options=getattr(args, 'cfg_options', []),
+            cfg_options=smoke + list(getattr(args, 'cfg_options', [])),
             expected=self.methods.expected,
             stage_threads=self.methods.stage_threads)
 
@@ -176,7 +213,7 @@ class Pipeline:
         target = self.path(m.data_root)
         if self.data_from:  # a --seeds run: the data of run 0
             pipeline.link_data(osp.join(self.data_from, m.data_root), target)
-        elif not m.generate_data:
+        elif not (m.generate_data or getattr(a, 'generate', False)):
             pipeline.link_data(
                 osp.abspath(a.data_root or osp.join(ROOT, m.data_root)),
                 target)
@@ -189,7 +226,8 @@ class Pipeline:
         """Every stage of every method, keyed ``(method, index)``, and the
         stages each one waits for (:meth:`Methods.graph`)."""
         return self.methods.graph(self.args.methods, self.args.refine[-1],
-                                  self.until(), self.seed)
+                                  self.until(), self.seed,
+                                  load_start=self.smoke)
 
     def until(self) -> str:
         """What the last stages make (``--until``)."""

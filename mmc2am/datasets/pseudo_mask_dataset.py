@@ -87,8 +87,14 @@ class PseudoMaskDataset(PascalVOCDataset):
     def _refuse_missing(self, data_list: List[dict], key: str, what: str,
                         folder: str) -> None:
         """FileNotFoundError naming how many and the first few images
-        whose ``key`` file does not exist."""
-        missing = [d['img_id'] for d in data_list if not osp.isfile(d[key])]
+        whose ``key`` file does not exist, among those ``indices`` keeps
+        (mmengine's: an int takes the first, or if negative the last, n)."""
+        kept, n = data_list, self._indices
+        if isinstance(n, int):
+            kept = data_list[:n] if n >= 0 else data_list[n:]
+        elif n is not None:
+            kept = [data_list[i] for i in n]
+        missing = [d['img_id'] for d in kept if not osp.isfile(d[key])]
         if missing:
             raise FileNotFoundError(
                 f'{len(missing)} of {len(data_list)} images listed in '

@@ -9,6 +9,7 @@ from .data import (
                    add_generator_arguments,
                    generate_command,
                    generator_options,
+                   image_sizes,
                    link_data,
                    prepare_generated,
 )
@@ -22,7 +23,7 @@ from .engine import (
                    check_cfg_options,
                    clock,
 )
-from .methods import FIELDS, Methods, pipeline_file, presets
+from .methods import FIELDS, SMOKE_FIELDS, Methods, pipeline_file, presets
 from .results import (
                    COLUMNS,
                    fmt,
@@ -40,8 +41,9 @@ __all__ = [
     'check_cfg_options', 'clock', 'COLUMNS', 'config_stem', 'EndedRun',
     'Engine',
     'Failure', 'FIELDS', 'fmt', 'fmt_mean_std', 'generate_command',
-    'generator_options', 'KINDS', 'link_data', 'mean_std', 'method_rows',
+    'generator_options', 'image_sizes', 'KINDS', 'link_data', 'mean_std', 'method_rows',
     'Methods', 'methods_table', 'pipeline_file', 'prepare_generated',
-    'presets', 'read_metrics', 'ROOT', 'runs_mean_std', 'Stage', 'StageRun',
+    'presets', 'read_metrics', 'ROOT', 'runs_mean_std', 'SMOKE_FIELDS',
+    'Stage', 'StageRun',
     'until', 'work_dir_of'
 ]

@@ -20,13 +20,17 @@ CLASSES = ('aeroplane', 'bicycle', 'bird', 'bus', 'cat', 'horse',
 def add_generator_arguments(parser: argparse.ArgumentParser, title: str,
                             context_prob: bool = True) -> None:
     """The generator's options as a group of ``parser``
-    (``--num-train --num-val --num-aug --size --seed --classes
+    (``--num-train --num-val --num-aug --size --img-sizes --seed --classes
     --max-objects`` and, with ``context_prob``, ``--context-prob``)."""
     gen = parser.add_argument_group(title)
     gen.add_argument('--num-train', type=int, default=60)
     gen.add_argument('--num-val', type=int, default=300)
     gen.add_argument('--num-aug', type=int, default=180)
     gen.add_argument('--size', type=int, default=64)
+    gen.add_argument(
+        '--img-sizes', nargs='+', default=None, metavar='HxW',
+        help='image sizes the images take in turn instead of --size x '
+        '--size (VOC: 375x500 500x375)')
     gen.add_argument('--seed', type=int, default=0, help='data seed')
     if context_prob:
         gen.add_argument('--context-prob', type=float, default=0.5)
@@ -39,19 +43,39 @@ def generator_options(args: argparse.Namespace,
     """The data's settings as ``meta.json`` records them."""
     a = args
     return dict(num_train=a.num_train, num_val=a.num_val,
-                num_aug=a.num_aug, img_size=[a.size, a.size], seed=a.seed,
+                num_aug=a.num_aug, img_size=image_sizes(a), seed=a.seed,
                 context_prob=context_prob, max_objects=a.max_objects,
                 drawn_classes=list(a.classes))
+
+
+def image_sizes(args: argparse.Namespace) -> list:
+    """The image size(s) of ``args`` as ``meta.json`` records them:
+    ``[height, width]``, or with several ``--img-sizes`` the list of them.
+
+    Raises:
+        ValueError: An ``--img-sizes`` item that is not ``HxW``.
+    """
+    items = getattr(args, 'img_sizes', None)
+    if not items:
+        return [args.size, args.size]
+    sizes = []
+    for item in items:
+        parts = str(item).split('x')
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError(f'--img-sizes takes HEIGHTxWIDTH, got {item!r}')
+        sizes.append([int(p) for p in parts])
+    return sizes[0] if len(sizes) == 1 else sizes
 
 
 def generate_command(root: str, args: argparse.Namespace,
                      context_prob: float) -> List[str]:
     """``tools/generate_voc.py`` writing the data of ``args`` to ``root``."""
     a = args
+    sizes = getattr(a, 'img_sizes', None) or [str(a.size)]
     return [
         sys.executable, osp.join(ROOT, 'tools', 'generate_voc.py'), root,
         '--num-train', str(a.num_train), '--num-val', str(a.num_val),
-        '--num-aug', str(a.num_aug), '--size', str(a.size), '--seed',
+        '--num-aug', str(a.num_aug), '--size', *sizes, '--seed',
         str(a.seed), '--context-prob', str(context_prob), '--max-objects',
         str(a.max_objects), '--classes', *a.classes]
 

@@ -4,12 +4,18 @@ their stages.
 A pipeline config is an mmengine config whose ``methods`` map a method's
 key to its configs (``classifier``, ``cams``, ``crf``, ``irn``; those an
 entry leaves out follow ``stage_configs``' patterns), its table ``name``,
-the method it ``start`` s from and whether it ``trains`` a classifier; with
-``data_root``, ``generate_data``, ``segmenter``, ``reference``,
-``default_methods``, ``jobs``, ``stage_threads``, ``figure`` and
-``expected_seconds`` (``configs/pipelines/gen.py`` says what each is). A
-new method is its configs and one entry, in a pipeline config of the
-repository or in one that inherits it (``_base_``).
+the method it ``start`` s from and whether it ``trains`` a classifier
+(and, optionally, ``start_masks``: the key of its classifier config that
+reads its start method's pseudo-masks, CONTA's confounder set; ``smoke``:
+its own ``--smoke`` options); with ``data_root``, ``generate_data``,
+``segmenter``, ``reference``, ``default_methods``, ``jobs``,
+``stage_threads``, ``figure`` and ``expected_seconds``
+(``configs/pipelines/gen.py`` says what each is), and optionally
+``refine`` (``--refine``'s default), ``generator`` (the generator options'
+defaults of ``--generate``) and ``smoke`` (``--smoke``'s ``--cfg-options``
+per config field; ``configs/pipelines/voc.py``). A new method is its
+configs and one entry, in a pipeline config of the repository or in one
+that inherits it (``_base_``).
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -21,6 +27,9 @@ from .stage import KINDS, Stage, config_stem, until, work_dir_of
 
 #: The configs of a method's stages, in the order its stages use them.
 FIELDS = ('classifier', 'cams', 'crf', 'irn')
+#: The fields of a pipeline config's ``smoke`` options: FIELDS and the
+#: segmenter.
+SMOKE_FIELDS = FIELDS + ('segmenter', )
 
 Key = Tuple[str, int]  # (method, index of the stage in its list)
 
@@ -76,6 +85,10 @@ class Methods:
         self.figure: bool = bool(cfg.get('figure', False))
         self.expected_seconds: Dict[str, float] = dict(
             cfg.get('expected_seconds', {}))
+        self.refine: List[str] = list(cfg.get('refine', ['crf']))
+        self.generator: Dict[str, object] = dict(cfg.get('generator', {}))
+        self.smoke: Dict[str, List[str]] = {
+            k: list(v) for k, v in cfg.get('smoke', {}).items()}
         self._check()
 
     def _check(self) -> None:
@@ -94,6 +107,18 @@ class Methods:
                 raise ValueError(
                     f'{self.file}: method {key!r} starts from {start!r}, '
                     'which trains no classifier')
+        for key, entry in self.entries.items():
+            if entry.get('start_masks') and (
+                    entry.get('start') is None or not self.trains(key)):
+                raise ValueError(
+                    f'{self.file}: method {key!r} reads the masks of its '
+                    'start method (start_masks) but has no start or trains '
+                    'no classifier')
+            for field in [*self.smoke, *entry.get('smoke', {})]:
+                if field not in SMOKE_FIELDS:
+                    raise ValueError(
+                        f'{self.file}: smoke options of {field!r}, not one '
+                        f'of {SMOKE_FIELDS}')
         for key in [self.reference, *self.default_methods]:
             if key not in self.entries:
                 raise ValueError(f'{self.file}: {key!r} is not one of its '
@@ -154,28 +179,73 @@ class Methods:
             return work_dir_of(self.config(method, 'classifier'))
         return self.classifier_dir(self.start(method))
 
+    def masks_dir(self, method: str, refine: str) -> str:
+        """The folder of ``method``'s pseudo-masks of ``refine``
+        (``'crf'`` or ``'irn'``): its config's ``<work dir>/masks``."""
+        return osp.join(work_dir_of(self.config(method, refine)), 'masks')
+
+    def start_masks(self, method: str) -> Optional[str]:
+        """The key of ``method``'s classifier config that reads its start
+        method's pseudo-masks (CONTA's confounder set), or None."""
+        return self.entries[method].get('start_masks')
+
+    def smoke_options(self, methods: Sequence[str]) -> List[str]:
+        """``--smoke``: the ``STEM:KEY=VALUE`` items (the engine's
+        ``cfg_options``) of the ``smoke`` options of the pipeline config and
+        of each method's entry, for the configs of ``methods``' stages and
+        the segmenter.
+
+        Raises:
+            ValueError: The pipeline config has no ``smoke`` options.
+        """
+        if not self.smoke:
+            raise ValueError(f'{self.file} has no smoke options')
+        out: List[str] = []
+        for method in methods:
+            own = self.entries[method].get('smoke', {})
+            for field in SMOKE_FIELDS:
+                config = self.segmenter if field == 'segmenter' else \
+                    self.config(method, field)
+                for opt in [*self.smoke.get(field, []), *own.get(field, [])]:
+                    item = f'{config_stem(config)}:{opt}'
+                    if item not in out:
+                        out.append(item)
+        return out
+
     @staticmethod
     def segmenter_dir(method: str, refine: str) -> str:
         """The work dir of the segmenter on ``method``'s ``refine`` masks."""
         return osp.join('work_dirs', f'seg_{method}_{refine}')
 
     def stages(self, method: str, refine: str,
-               seed: Optional[int] = None) -> List[Stage]:
+               seed: Optional[int] = None,
+               load_start: bool = False) -> List[Stage]:
         """The stages of one method; the segmenter trains on ``refine``'s
         masks (``'crf'`` or ``'irn'``); ``seed``: ``randomness.seed`` of the
-        classifier stages of a trained method (None: the configs').
+        classifier stages of a trained method (None: the configs');
+        ``load_start``: a fine-tuning starts from the last checkpoint of its
+        start method's classifier instead of its config's ``load_from``
+        (``--smoke``: the start trained fewer epochs).
 
         A trained method's stage 0 trains its classifier; a method that
         trains none starts with the seed test, on the checkpoint of
-        :meth:`classifier_dir`, in its config's own folder. Each stage's
-        ``after`` names the earlier stages whose outputs it reads."""
+        :meth:`classifier_dir`, in its config's own folder. A method with
+        ``start_masks`` reads its start method's ``refine`` masks there.
+        Each stage's ``after`` names the earlier stages whose outputs it
+        reads."""
         cls, cams, crf = (self.config(method, f) for f in FIELDS[:3])
         trains = self.trains(method)
         rnd = () if seed is None or not trains else (
             f'randomness.seed={seed}', )
         ckpt = self.classifier_dir(method)
-        out = [Stage('train', cls, opts=rnd, kind='classifier')
-               ] if trains else []
+        start = self.start(method)
+        key = self.start_masks(method)
+        first = rnd + ((f'{key}={self.masks_dir(start, refine)}', )
+                       if key else ())
+        load_of = self.classifier_dir(start) if (
+            load_start and start is not None and trains) else None
+        out = [Stage('train', cls, opts=first, kind='classifier',
+                     load_of=load_of)] if trains else []
         trained = tuple(range(len(out)))  # the classifier training, if any
         out += [
             Stage('test', cls, ckpt, opts=rnd, after=trained,
@@ -187,14 +257,13 @@ class Methods:
         # thresholds from the seed stage's test_metrics.json
         out.append(Stage('test', crf, after=(len(out) - 2, len(out) - 1),
                          kind='masks'))
-        masks = osp.join(work_dir_of(crf), 'masks')
         if refine == 'irn':
             irn = self.config(method, 'irn')
             out.append(Stage('train', irn,  # IRNet on the CRF masks
                              after=(len(out) - 1, ), kind='masks'))
             out.append(Stage('test', irn, work_dir_of(irn),  # random walk
                              after=(len(out) - 1, ), kind='masks'))
-            masks = osp.join(work_dir_of(irn), 'masks')
+        masks = self.masks_dir(method, refine)
         seg_dir = self.segmenter_dir(method, refine)
         out += [
             Stage('train', self.segmenter, work_dir=seg_dir,
@@ -223,23 +292,39 @@ class Methods:
         return [m for m in self.keys if m in need]
 
     def graph(self, methods: Sequence[str], refine: str,
-              last: str = KINDS[-1], seed: Optional[int] = None
+              last: str = KINDS[-1], seed: Optional[int] = None,
+              load_start: bool = False
               ) -> Tuple[Dict[Key, Stage], Dict[Key, List[Key]]]:
         """Every stage of ``methods`` up to those that make ``last``,
         keyed ``(method, index)``, and the stages each one waits for: those
         of its ``after``, and for the first stages of a method with a start
         method the training of that method's classifier (its stage 0), which
-        they fine-tune (the configs' ``load_from``) or test (AdvCAM)."""
+        they fine-tune (the configs' ``load_from``) or test (AdvCAM); a
+        method with ``start_masks`` also waits for its start method's last
+        mask stage (whose stages then run up to their masks at least).
+        ``load_start``: :meth:`stages`'."""
         nodes, deps = {}, {}
+        masks_of = {self.start(m) for m in methods if self.start_masks(m)}
         for method in methods:
             start = self.start(method)
-            for i, st in enumerate(until(self.stages(method, refine, seed),
-                                         last)):
+            upto = KINDS[max(KINDS.index(last), KINDS.index('masks'))] \
+                if method in masks_of else last
+            stages = self.stages(method, refine, seed, load_start)
+            for i, st in enumerate(until(stages, upto)):
                 nodes[method, i] = st
                 deps[method, i] = [(method, j) for j in st.after]
                 if start is not None and not st.after:
                     deps[method, i].append((start, 0))
+                    if self.start_masks(method) and st.tool == 'train':
+                        deps[method, i].append(
+                            (start, self.masks_stage(start, refine)))
         return nodes, deps
+
+    def masks_stage(self, method: str, refine: str) -> int:
+        """The index of ``method``'s last stage that makes ``refine``'s
+        masks (:meth:`stages`)."""
+        return max(i for i, st in enumerate(self.stages(method, refine))
+                   if st.kind == 'masks')
 
     def expected(self, stage: Stage) -> float:
         """Expected seconds of a stage (``expected_seconds``; 60 if not

@@ -352,11 +352,13 @@ def _render_image(rng: np.random.Generator, drawn_ids: np.ndarray,
 
 
 def _check_args(out_dir: str, num_train: int, num_val: int, num_aug: int,
-                img_size: Union[int, Tuple[int, int]], seed: int,
+                img_size: Union[int, Tuple[int, int],
+                                Sequence[Tuple[int, int]]], seed: int,
                 context_prob: float, max_objects: int,
-                classes: Optional[Sequence[str]]) -> Tuple[Tuple[int, int],
-                                                           List[int]]:
-    """Validate the arguments; return ``(height, width)`` and drawn VOC ids."""
+                classes: Optional[Sequence[str]]
+                ) -> Tuple[List[Tuple[int, int]], List[int]]:
+    """Validate the arguments; return the ``(height, width)`` sizes (one,
+    or the list images cycle through) and the drawn VOC ids."""
     def is_int(x) -> bool:
         return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
@@ -365,15 +367,22 @@ def _check_args(out_dir: str, num_train: int, num_val: int, num_aug: int,
                              ('max_objects', max_objects, 1), ('seed', seed, 0)):
         if not is_int(value) or value < low:
             raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
+    def is_pair(x) -> bool:
+        return (isinstance(x, (tuple, list)) and len(x) == 2
+                and all(is_int(s) for s in x))
+
     if is_int(img_size):
-        size = (int(img_size), int(img_size))
-    elif (isinstance(img_size, (tuple, list)) and len(img_size) == 2
-          and all(is_int(s) for s in img_size)):
-        size = (int(img_size[0]), int(img_size[1]))
+        sizes = [(int(img_size), int(img_size))]
+    elif is_pair(img_size):
+        sizes = [(int(img_size[0]), int(img_size[1]))]
+    elif (isinstance(img_size, (tuple, list)) and img_size
+          and all(is_pair(s) for s in img_size)):
+        sizes = [(int(s[0]), int(s[1])) for s in img_size]
     else:
-        raise ValueError('img_size must be an int or a (height, width) pair of '
-                         f'ints, got {img_size!r}')
-    if min(size) < 32:
+        raise ValueError('img_size must be an int, a (height, width) pair of '
+                         'ints or a list of such pairs, got '
+                         f'{img_size!r}')
+    if min(min(s) for s in sizes) < 32:
         raise ValueError(f'img_size must be at least 32 pixels, got {img_size!r}')
     if (isinstance(context_prob, bool) or not isinstance(
             context_prob, (int, float, np.floating, np.integer))
@@ -394,7 +403,7 @@ def _check_args(out_dir: str, num_train: int, num_val: int, num_aug: int,
         drawn = sorted({VOC_CLASSES.index(c) for c in names})
     if not isinstance(out_dir, (str, os.PathLike)) or not str(out_dir):
         raise ValueError(f'out_dir must be a non-empty path, got {out_dir!r}')
-    return size, drawn
+    return sizes, drawn
 
 
 def _prepare_out_dir(out_dir: str) -> Dict[str, str]:
@@ -485,7 +494,8 @@ def _write_bytes(path: str, data: bytes) -> None:
 
 def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
                          num_aug: int = 40,
-                         img_size: Union[int, Tuple[int, int]] = 64,
+                         img_size: Union[int, Tuple[int, int],
+                                         Sequence[Tuple[int, int]]] = 64,
                          seed: int = 0, context_prob: float = 0.8,
                          max_objects: int = 3,
                          classes: Optional[Sequence[str]] = None) -> dict:
@@ -510,8 +520,11 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
         num_val (int): Images in ``val.txt`` (>= 1).
         num_aug (int): Extra images with only ``SegmentationClassAug`` masks,
             listed in ``aug.txt`` and, after train, in ``trainaug.txt`` (>= 0).
-        img_size (int | tuple[int, int]): Side, or ``(height, width)``,
-            at least 32.
+        img_size (int | tuple[int, int] | list[tuple[int, int]]): Side,
+            or ``(height, width)``, or a list of ``(height, width)`` that
+            the images take in turn (image ``i`` gets ``img_size[i % n]``:
+            VOC's landscape 375 x 500 and portrait 500 x 375 with
+            ``[(375, 500), (500, 375)]``); every side at least 32.
         seed (int): Non-negative seed.
         context_prob (float): Probability in ``[0, 1]`` that an image's
             background is the context of its first object's class.
@@ -527,13 +540,14 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
         classes of its XML too); ``objects`` (id -> VOC ids in drawing order,
         first = primary); ``context`` (id -> VOC id whose context is
         the background); ``classes`` (the 21 VOC names, background first);
-        ``img_size`` (``(height, width)``).
+        ``img_size`` (``(height, width)``; with several sizes the tuple of
+        them).
 
     Raises:
         ValueError: An argument is out of range, names it.
         OSError: ``out_dir`` cannot be created or written, names the path.
     """
-    (h, w), drawn = _check_args(out_dir, num_train, num_val, num_aug, img_size,
+    sizes, drawn = _check_args(out_dir, num_train, num_val, num_aug, img_size,
                                 seed, context_prob, max_objects, classes)
     out_dir = os.fspath(out_dir)
     paths = _prepare_out_dir(out_dir)
@@ -546,11 +560,14 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
     splits['trainaug'] = splits['train'] + splits['aug']
     with_mask = set(splits['train']) | set(splits['val'])
 
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    grids = {hw: np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
+             for hw in sizes}
     drawn_ids = np.asarray(drawn)
     labels, objects_of, context_of = {}, {}, {}
     for i, img_id in enumerate(ids):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
+        h, w = sizes[i % len(sizes)]
+        yy, xx = grids[h, w]
         image, mask, objects, context, boxes = _render_image(
             rng, drawn_ids, float(context_prob), int(max_objects), yy, xx)
         labels[img_id] = [int(c) for c in np.unique(mask) if c != 0]
@@ -580,7 +597,9 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
         # 2: Annotations/<id>.xml written for every image
         format_version=2,
         seed=int(seed),
-        img_size=[h, w],
+        # [height, width], or the list of them the images take in turn
+        img_size=list(sizes[0]) if len(sizes) == 1 else [
+            list(hw) for hw in sizes],
         num_train=int(num_train),
         num_val=int(num_val),
         num_aug=int(num_aug),
@@ -603,4 +622,5 @@ def generate_voc_dataset(out_dir: str, num_train: int = 40, num_val: int = 20,
                  (json.dumps(meta, indent=1, sort_keys=True) + '\n').encode())
 
     return dict(paths, splits=splits, labels=labels, objects=objects_of,
-                context=context_of, classes=VOC_CLASSES, img_size=(h, w))
+                context=context_of, classes=VOC_CLASSES,
+                img_size=sizes[0] if len(sizes) == 1 else tuple(sizes))
