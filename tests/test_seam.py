@@ -348,6 +348,22 @@ def test_min_max_normalize_by_hand():
     assert torch.allclose(got, expected, atol=1e-7)
 
 
+def test_seam_color_jitter_is_torchvisions_on_the_rgb_image():
+    from PIL import Image
+    from torchvision.transforms import ColorJitter
+
+    from mmc2am.datasets.transforms import SEAMColorJitter
+    bgr = np.random.default_rng(0).integers(0, 256, (6, 5, 3), np.uint8)
+    same = SEAMColorJitter(0, 0, 0, 0)(dict(img=bgr.copy()))['img']
+    assert np.array_equal(same, bgr)
+    torch.manual_seed(3)
+    got = SEAMColorJitter()(dict(img=bgr.copy()))['img']
+    torch.manual_seed(3)
+    rgb = ColorJitter(0.3, 0.3, 0.3, 0.1)(Image.fromarray(bgr[..., ::-1]))
+    assert np.array_equal(got, np.asarray(rgb)[..., ::-1])
+    assert not np.array_equal(got, bgr)
+
+
 def _cfg(name):
     cfg = Config.fromfile(find_config(name))
     cfg.merge_from_dict({'model.backbone.init_cfg': None})
@@ -405,8 +421,9 @@ def test_configs_build(name, depth, head):
         assert opt.optimizer.lr == 0.01 and opt.optimizer.momentum == 5e-4
         assert cfg.train_cfg.max_epochs == 8
         crop = cfg.train_dataloader.dataset.pipeline[-2]
-        jitter = cfg.train_dataloader.dataset.pipeline[4]
-        assert jitter.hue == 0.1 and jitter.brightness == 0.3
+        jitter = cfg.train_dataloader.dataset.pipeline[3]
+        assert jitter == dict(type='SEAMColorJitter', brightness=0.3,
+                              contrast=0.3, saturation=0.3, hue=0.1)
         assert crop == dict(type='IRNRandomCrop', crop_size=448)
     if head == 'CONTASEAMHead':
         hook, = cfg.custom_hooks

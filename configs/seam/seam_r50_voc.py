@@ -79,16 +79,13 @@ train_pipeline = [
         interpolation='bicubic',
         backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    # torchvision's ColorJitter on the RGB PIL image, as SEAM's transform
-    # (mmcv's hue shift fails under numpy 2 for negative factors)
-    dict(type='mmpretrain.NumpyToPIL', to_rgb=True),
+    # torchvision's ColorJitter on the RGB image, as SEAM's
     dict(
-        type='mmpretrain.torchvision/ColorJitter',
+        type='SEAMColorJitter',
         brightness=0.3,
         contrast=0.3,
         saturation=0.3,
         hue=0.1),
-    dict(type='mmpretrain.PILToNumpy', to_bgr=True),
     dict(type='IRNRandomCrop', crop_size=448),
     dict(type='mmpretrain.PackInputs'),
 ]

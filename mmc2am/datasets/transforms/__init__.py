@@ -9,3 +9,7 @@ __all__ = [
     'BGR_MEAN', 'EraseObjects', 'IRNRandomCrop', 'IRNRandomRescale',
     'LoadCAMFile', 'LoadOptionalAnnotations', 'PackCAMInputs'
 ]
+# SEAM (issue 27)
+from .seam_color_jitter import SEAMColorJitter  # noqa: E402
+
+__all__ += ['SEAMColorJitter']
