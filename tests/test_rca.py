@@ -378,6 +378,7 @@ def test_configs_build():
     assert (head.contrast_start_epoch, head.temperature) == (2, 0.07)
     assert head.mixup_alpha == 8.0
     assert head.queue_init == 'empty' and head.attention == 'softmax'
+    assert len(head.fine_convs) == 0 and head.fine_cls.kernel_size == (1, 1)
     hook, = gen.custom_hooks
     assert hook.type == 'RCAMemoryHook' and hook.interval == 1
     # the VOC config: the reference's settings; built with narrow heads
@@ -397,6 +398,7 @@ def test_configs_build():
             'temperature', 'mixup_alpha')
     assert all(gen.model.head[k] == voc.model.head[k] for k in same)
     assert gen.custom_hooks == voc.custom_hooks
+    assert gen.optim_wrapper.paramwise_cfg == voc.optim_wrapper.paramwise_cfg
     model = MODELS.build(voc.model)
     assert model.head.queue.shape == (20, 500, 2048)
     assert model.backbone.depth == 50
