@@ -1,12 +1,11 @@
 # DeepLab-v2 (ResNet-101, ASPP of summed dilated 3x3 branches, multi-scale
 # inputs fused by max, dense-CRF post-processing) on pseudo-masks of VOC
 # train_aug, evaluated on VOC val with the real masks: the segmenter of
-# C2AM's val / test figures. References (read-only, cited by file:line):
-# - C2AM, github.com/yiping-wang/c2am @ae1639f, segmentation/:
-#   configs/voc12.yaml, main.py, libs/models/{deeplabv2,msc}.py,
-#   libs/utils/crf.py, libs/datasets/base.py;
-# - deeplab-pytorch (which C2AM copies), github.com/kazuto1011/deeplab-pytorch
-#   @4219467: the same files at the repository root.
+# C2AM's val / test figures. File:line citations are of C2AM,
+# github.com/yiping-wang/c2am @ae1639f, folder segmentation/ (configs/voc12.yaml,
+# main.py, libs/models/{deeplabv2,msc,resnet}.py, libs/utils/crf.py,
+# libs/datasets/base.py), a copy of deeplab-pytorch
+# (github.com/kazuto1011/deeplab-pytorch @4219467) with C2AM's loss added.
 # Differences from C2AM's run, listed in configs/deeplabv2/README.md:
 # ImageNet weights of torchvision (C2AM: DeepLab's caffe ImageNet ResNet-101,
 # "deeplabv1_resnet101-imagenet.pth", voc12.yaml:34), torchvision's
@@ -18,7 +17,7 @@ _base_ = '../deeplabv3plus/deeplabv3plus_r50-d8_voc_pseudo.py'
 
 crop_size = (321, 321)  # voc12.yaml:27 (IMAGE.SIZE.TRAIN)
 # random scale of each training image, drawn from a list
-# (voc12.yaml:11 DATASET.SCALES; base.py:68 random.choice)
+# (voc12.yaml:11 DATASET.SCALES; base.py:169-170 random.choice)
 train_scales = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
 # 30000 updates (voc12.yaml:40 ITER_MAX) of 2 accumulated batches of 10
 # (voc12.yaml:38 BATCH_SIZE.TRAIN, :41 ITER_SIZE; main.py:220-240): 20 images
@@ -31,7 +30,7 @@ model = dict(
     type='mmc2am.MSCEncoderDecoder',
     # torchvision's ImageNet normalisation (the weights'); size: pad each
     # training batch to the crop, images with 0 after normalisation (the
-    # mean: base.py:86 pads with the mean) and labels with 255 (:87)
+    # mean: base.py:187 pads with the mean) and labels with 255 (:188)
     data_preprocessor=dict(
         type='SegDataPreProcessor',
         mean=[123.675, 116.28, 103.53],
@@ -41,9 +40,9 @@ model = dict(
         seg_pad_val=255,
         size=crop_size),
     # MSC: the image plus 0.5 and 0.75 copies, logits fused by max
-    # (msc.py:13-47; libs/models/init.py DeepLabV2_ResNet101_MSC scales);
+    # (msc.py:7-41; libs/models/init.py:33-39 DeepLabV2_ResNet101_MSC);
     # losses of every scale and the max at the logits' size against
-    # nearest-resized labels (main.py:229-236, resize_labels 70-82)
+    # nearest-resized labels (main.py:232-236, resize_labels 82-89)
     msc_scales=(0.5, 0.75),
     downsample_labels=True,
     # torchvision's ImageNet ResNet-101 (C2AM: DeepLab's caffe ImageNet
@@ -51,9 +50,9 @@ model = dict(
     # pipeline's --smoke sets it)
     pretrained='torchvision://resnet101',
     # ResNet-101 (voc12.yaml:32 N_BLOCKS 3-4-23-3) of output stride 8:
-    # layer3 dilation 2, layer4 dilation 4 (deeplabv2.py:48-51), BN frozen
+    # layer3 dilation 2, layer4 dilation 4 (deeplabv2.py:40-44), BN frozen
     # in eval mode and not trained (main.py:208 freeze_bn; only conv weights
-    # are optimised, main.py:48-67 get_params)
+    # are optimised, main.py:60-79 get_params)
     backbone=dict(
         type='ResNet',
         depth=101,
@@ -66,7 +65,7 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=False),
         norm_eval=True),
     # ASPP of DeepLab-v2: rates 6-12-18-24 (voc12.yaml:33), 2048 -> 21 each,
-    # summed (deeplabv2.py:17-35)
+    # summed (deeplabv2.py:11-29)
     decode_head=dict(
         type='mmc2am.ASPPV2Head',
         in_channels=2048,
@@ -82,14 +81,15 @@ model = dict(
         loss_decode=dict(type='mmc2am.BgFgBalancedCELoss')),
     train_cfg=dict(),
     # whole image at its size (main.py test: no resize), then the CRF on the
-    # softmax (main.py:413-491, crf.py:14-41) with voc12.yaml:52-58:
+    # softmax (main.py:523-594 crf, libs/utils/crf.py:7-34) with
+    # voc12.yaml:52-58:
     # crf=dict() is mmc2am.models.segmentors.DEEPLAB_CRF (iter_max 10,
     # pos_w 3, pos_xy_std 1, bi_w 4, bi_xy_std 67, bi_rgb_std 3);
     # test_cfg.crf=None for the network alone
     test_cfg=dict(mode='whole', crf=dict()))
 
 # random scale from the list, crop 321 (padding by the data preprocessor),
-# flip (base.py:61-103); no photometric distortion, no cat_max_ratio
+# flip (base.py:161-204); no photometric distortion, no cat_max_ratio
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -114,7 +114,7 @@ test_dataloader = val_dataloader
 
 # SGD lr 2.5e-4, momentum 0.9, weight decay 5e-4 (voc12.yaml:45-49); the
 # ASPP weights at 10x, its biases at 20x without weight decay
-# (main.py:160-180, get_params 48-67)
+# (main.py:161-181, get_params 60-79)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',

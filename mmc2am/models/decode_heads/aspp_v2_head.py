@@ -10,7 +10,7 @@ the K class logits, and sums them::
 No BN, no ReLU, no image pooling, no 1x1 fusion: that is DeepLab-v3's ASPP
 (mmseg's ``ASPPHead``). The reference is deeplab-pytorch's ``_ASPP``
 (``libs/models/deeplabv2.py`` lines 17-35, which C2AM's
-``segmentation/libs/models/deeplabv2.py`` copies): ``nn.Conv2d(in_ch,
+``segmentation/libs/models/deeplabv2.py`` copies at 11-29): ``nn.Conv2d(in_ch,
 out_ch, 3, 1, padding=rate, dilation=rate, bias=True)`` per rate, weights
 ``normal(0, 0.01)``, biases 0, ``forward = sum(stage(x) ...)``.
 """

@@ -1,7 +1,7 @@
 """Dense-CRF post-processing of a segmenter's class probabilities.
 
 deeplab-pytorch's ``DenseCRF`` (``libs/utils/crf.py`` lines 14-41; C2AM's
-``segmentation/libs/utils/crf.py`` is the same): the unaries are
+``segmentation/libs/utils/crf.py`` 7-34 is the same): the unaries are
 ``-log(p)`` of the softmax (pydensecrf's ``unary_from_softmax``, which clips
 ``p`` at 1e-5), a Gaussian smoothness kernel (``pos_xy_std``, weight
 ``pos_w``) and an appearance kernel (``bi_xy_std``, ``bi_rgb_std``, weight

@@ -1,15 +1,16 @@
 """DeepLab-v2's multi-scale inputs fused by max (MSC), with a test-time CRF.
 
 deeplab-pytorch's ``MSC`` (``libs/models/msc.py`` lines 13-47; C2AM's
-``segmentation/libs/models/msc.py`` is the same) runs the network on the
+``segmentation/libs/models/msc.py`` 7-41 is the same) runs the network on the
 image and on copies resized by each of ``scales`` (0.5 and 0.75), resizes
 every scale's logits to those of the full-size input and takes the
 element-wise max. In training it returns every scale's logits (at its own
 size) and the fused ones, and the loss is the sum of the losses of all of
-them (``main.py`` train, lines 229-236: the labels are resized to each
-logit map by nearest neighbour, ``resize_labels`` lines 70-82); at test
-only the fused logits, which are resized to the image, soft-maxed and, in
-the ``crf`` step, refined by a dense CRF (``main.py`` 413-491).
+them (deeplab-pytorch's ``main.py`` train, lines 229-236, C2AM's 232-236:
+the labels are resized to each logit map by nearest neighbour,
+``resize_labels`` lines 70-82, C2AM's 82-89); at test only the fused
+logits, which are resized to the image, soft-maxed and, in the ``crf``
+step, refined by a dense CRF (``main.py`` 413-491, C2AM's 523-594).
 
 :class:`MSCEncoderDecoder` is mmseg's ``EncoderDecoder`` with that forward:
 ``encode_decode`` (whole or slide inference) returns the fused logits,
