@@ -417,6 +417,16 @@ def test_configs_build():
         'work_dirs/crf_gen_rca/masks'
     assert irn.test_dataloader.dataset.cam_dir == \
         'work_dirs/rca_r18_gen_trainaug/cams'
+    voc_aug = Config.fromfile(find_config('rca_r50_voc_trainaug.py'))
+    assert voc_aug.default_hooks.cam_file.type == 'CAMFileHook'
+    crf = Config.fromfile(find_config('crf_voc_rca.py'))
+    assert (crf.model.t_fg, crf.model.t_bg) == (0.30, 0.05)
+    assert crf.test_dataloader.dataset.cam_dir == \
+        'work_dirs/rca_r50_voc_trainaug/cams'
+    irn = Config.fromfile(find_config('irn_r50_voc_rca.py'))
+    assert irn.train_dataloader.dataset.label_dir == \
+        'work_dirs/crf_voc_rca/masks'
+    assert irn.model.test_cfg.bg_thr == 0.25
     methods = Config.fromfile(
         osp.join(ROOT, 'configs', 'pipelines', 'gen.py')).methods
     assert methods.rca == dict(name='RCA', classifier='rca_r18_gen.py')
