@@ -1,17 +1,14 @@
 """mmc2am.pipeline: the stage engine with fake stages (scheduling order,
-skip-if-done, failures, the command lines), and a method added by configs
-and one pipeline-config entry only, run by tools/run_pipeline.py."""
-import importlib.util
-import json
+skip-if-done, failures, the command lines). A method added by configs and
+one pipeline-config entry: tests/test_run_pipeline.py (it reuses that
+file's tiny run)."""
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import pytest
-from mmengine.config import Config
 
-from mmc2am.pipeline import EndedRun, Engine, Failure, Methods, Stage, StageRun
+from mmc2am.pipeline import EndedRun, Engine, Failure, Stage, StageRun
 from mmc2am.utils import find_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -194,113 +191,3 @@ def test_a_stage_run_copies_its_output_and_progress(tmp_path, capsys):
         '    train a: Epoch(train) [1][2/4]  lr: 1\n'
     env = Engine(stage_threads=1).env()
     assert env['PYTHONPATH'].split(':')[0] == REPO
-
-
-def _user_pipeline(tmp_path):
-    """A method added by configs and one entry: a classifier config that
-    inherits the plain fine-tuning control with another lr, its CAM-file
-    and CRF configs, and a pipeline config that inherits gen.py."""
-    cfg = tmp_path / 'cfgs'
-    cfg.mkdir()
-    (cfg / 'ftlr_r18_gen.py').write_text(
-        f'_base_ = [{find_config("cam_r18_gen_ft.py")!r}]\n'
-        'optim_wrapper = dict(optimizer=dict(lr=2e-3))\n')
-    (cfg / 'ftlr_r18_gen_trainaug.py').write_text(
-        "_base_ = ['./ftlr_r18_gen.py']\n"
-        'test_dataloader = dict(dataset=dict(\n'
-        "    ann_file='ImageSets/Segmentation/trainaug.txt',\n"
-        "    data_prefix=dict(seg_map_path='SegmentationClassAug')))\n"
-        "default_hooks = dict(cam_file=dict(type='CAMFileHook'))\n")
-    (cfg / 'crf_gen_ftlr.py').write_text(
-        f'_base_ = [{find_config("crf_gen_cam.py")!r}]\n'
-        'model = dict(thresholds_from_seeds=dict(\n'
-        "    metrics='work_dirs/ftlr_r18_gen/test_metrics.json'))\n"
-        'test_dataloader = dict(dataset=dict(\n'
-        "    cam_dir='work_dirs/ftlr_r18_gen_trainaug/cams'))\n")
-    gen = osp.join(REPO, 'configs', 'pipelines', 'gen.py')
-    pipeline = cfg / 'pipeline.py'
-    pipeline.write_text(
-        f'_base_ = [{gen!r}]\n'
-        "methods = dict(ftlr=dict(name='FT lr 2e-3', start='cam',\n"
-        "                         classifier='ftlr_r18_gen.py'))\n")
-    return str(pipeline)
-
-
-def test_methods_of_a_user_pipeline_config(tmp_path):
-    pipeline = _user_pipeline(tmp_path)
-    m = Methods(pipeline)
-    assert m.keys == ['cam', 'c2am', 'c2am_spatial', 'recam', 'advcam',
-                      'ftlr']
-    # its configs beside it; the CAM-file and CRF configs by gen.py's
-    # patterns
-    here = str(tmp_path / 'cfgs')
-    assert [m.config('ftlr', f) for f in ('classifier', 'cams', 'crf')] == [
-        osp.join(here, 'ftlr_r18_gen.py'),
-        osp.join(here, 'ftlr_r18_gen_trainaug.py'),
-        osp.join(here, 'crf_gen_ftlr.py')]
-    assert m.to_run(['ftlr']) == ['cam', 'ftlr']
-    nodes, deps = m.graph(['cam', 'ftlr'], 'crf', 'masks')
-    assert [st.name for k, st in nodes.items() if k[0] == 'ftlr'] == [
-        'train ftlr_r18_gen', 'test ftlr_r18_gen',
-        'test ftlr_r18_gen_trainaug', 'test crf_gen_ftlr']
-    assert deps['ftlr', 0] == [('cam', 0)]
-    # --methods takes it with --pipeline, not without
-    spec = importlib.util.spec_from_file_location(
-        'run_pipeline', osp.join(REPO, 'tools', 'run_pipeline.py'))
-    rp = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rp)
-    assert rp.parse_args(['--pipeline', pipeline, '--methods',
-                          'ftlr']).methods == ['ftlr']
-    with pytest.raises(SystemExit):
-        rp.parse_args(['--methods', 'ftlr'])
-    # a start method that trains nothing is refused
-    bad = tmp_path / 'bad.py'
-    bad.write_text(f'_base_ = [{pipeline!r}]\n'
-                   "methods = dict(ftlr=dict(start='advcam'))\n")
-    with pytest.raises(ValueError, match='trains no classifier'):
-        Methods(str(bad))
-
-
-def test_a_method_added_by_configs_runs(tmp_path):
-    """tools/run_pipeline.py --pipeline FILE on the tiny preset of
-    tests/test_run_pipeline.py up to the pseudo-masks: the new method's row
-    in results.json / results.md."""
-    pipeline = _user_pipeline(tmp_path)
-    work = tmp_path / 'w'
-    ft = [f'ftlr_r18_gen:{o}' for o in (
-        'train_cfg.max_epochs=1', 'param_scheduler.end=1',
-        'load_from=work_dirs/cam_r18_gen/epoch_4.pth')]
-    cmd = [sys.executable, osp.join(REPO, 'tools', 'run_pipeline.py'),
-           '--pipeline', pipeline, '--work-dir', str(work),
-           '--methods', 'ftlr', '--until', 'masks',
-           '--num-train', '8', '--num-val', '4', '--num-aug', '8',
-           '--classes', 'cat', 'sheep', '--cfg-options',
-           'cam_r18_gen:train_cfg.max_epochs=4',
-           'cam_r18_gen:param_scheduler.end=4', *ft]
-    ret = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                         timeout=600)
-    logs = ''.join(p.read_text()[-3000:] for p in work.glob('*.log'))
-    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr + logs
-    rows = json.loads((work / 'results.json').read_text())
-    assert list(rows) == ['cam', 'ftlr']
-    row = rows['ftlr']
-    for key in ('seed_miou', 'pseudo_crf_miou'):
-        assert 0 <= row[key] <= 100, rows
-    assert 0 <= row['seed_threshold'] <= 1
-    assert row['pseudo_irn_miou'] is None and row['seg_val_miou'] is None
-    text = (work / 'results.md').read_text()
-    assert (f'| FT lr 2e-3 | {row["seed_miou"]:.1f} | '
-            f'{row["seed_threshold"]:.2f} | {row["pseudo_crf_miou"]:.1f} | '
-            '- | - |') in text
-    # the classifier ran with its one changed setting, from cam's weights
-    ran = Config.fromfile(str(work / 'work_dirs' / 'ftlr_r18_gen' /
-                              'ftlr_r18_gen.py'))
-    assert ran.optim_wrapper.optimizer.lr == 2e-3
-    assert 'Load checkpoint from work_dirs/cam_r18_gen/epoch_4.pth' in \
-        (work / 'train_ftlr_r18_gen.log').read_text()
-    # its CRF stage took the thresholds of its own seed test
-    params = json.loads((work / 'work_dirs' / 'crf_gen_ftlr' / 'masks' /
-                         '.mask_params.json').read_text())
-    assert params['thresholds_from_seeds']['best_threshold'] == \
-        pytest.approx(row['seed_threshold'])
-    assert 'no figure' in ret.stdout

@@ -2,9 +2,12 @@
 (configs/pipelines/, mmc2am.pipeline.Methods) list per method, whose default
 folders chain, with no setting of its own."""
 import importlib.util
+import json
 import os
 import os.path as osp
 import re
+import subprocess
+import sys
 
 import pytest
 from mmengine.config import Config
@@ -484,14 +487,21 @@ TINY = [
 ]
 
 
-def test_whole_pipeline_on_a_tiny_preset(tmp_path):
-    import json
-    import subprocess
-    import sys
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+    """The whole tiny pipeline, run once for this file's tests (the method
+    added by configs starts from its CAM classifier): its work folder, its
+    command and its result."""
+    work = tmp_path_factory.mktemp('tiny')
     cmd = [sys.executable, osp.join(REPO, 'tools', 'run_pipeline.py'),
-           '--work-dir', str(tmp_path), *TINY]
+           '--work-dir', str(work), *TINY]
     ret = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
                          timeout=600)
+    return work, cmd, ret
+
+
+def test_whole_pipeline_on_a_tiny_preset(tiny_run):
+    tmp_path, cmd, ret = tiny_run
     logs = ''.join(p.read_text()[-3000:] for p in tmp_path.glob('*.log'))
     assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr + logs
     rows = json.loads((tmp_path / 'results.json').read_text())
@@ -528,3 +538,116 @@ def test_whole_pipeline_on_a_tiny_preset(tmp_path):
     assert f'figure: {fig}' in ret.stdout
     with Image.open(fig) as img:  # 4 val images, those with an object
         assert img.size in [pf.figure_size(n, 2) for n in range(1, 5)]
+
+
+def _user_pipeline(tmp_path):
+    """A method added by configs and one entry: a classifier config that
+    inherits the plain fine-tuning control with another lr, its CAM-file
+    and CRF configs, and a pipeline config that inherits gen.py."""
+    cfg = tmp_path / 'cfgs'
+    cfg.mkdir()
+    (cfg / 'ftlr_r18_gen.py').write_text(
+        f'_base_ = [{find_config("cam_r18_gen_ft.py")!r}]\n'
+        'optim_wrapper = dict(optimizer=dict(lr=2e-3))\n')
+    (cfg / 'ftlr_r18_gen_trainaug.py').write_text(
+        "_base_ = ['./ftlr_r18_gen.py']\n"
+        'test_dataloader = dict(dataset=dict(\n'
+        "    ann_file='ImageSets/Segmentation/trainaug.txt',\n"
+        "    data_prefix=dict(seg_map_path='SegmentationClassAug')))\n"
+        "default_hooks = dict(cam_file=dict(type='CAMFileHook'))\n")
+    (cfg / 'crf_gen_ftlr.py').write_text(
+        f'_base_ = [{find_config("crf_gen_cam.py")!r}]\n'
+        'model = dict(thresholds_from_seeds=dict(\n'
+        "    metrics='work_dirs/ftlr_r18_gen/test_metrics.json'))\n"
+        'test_dataloader = dict(dataset=dict(\n'
+        "    cam_dir='work_dirs/ftlr_r18_gen_trainaug/cams'))\n")
+    gen = osp.join(REPO, 'configs', 'pipelines', 'gen.py')
+    pipeline = cfg / 'pipeline.py'
+    pipeline.write_text(
+        f'_base_ = [{gen!r}]\n'
+        "methods = dict(ftlr=dict(name='FT lr 2e-3', start='cam',\n"
+        "                         classifier='ftlr_r18_gen.py'))\n")
+    return str(pipeline)
+
+
+def test_methods_of_a_user_pipeline_config(tmp_path):
+    pipeline = _user_pipeline(tmp_path)
+    m = Methods(pipeline)
+    assert m.keys == Methods('gen').keys + ['ftlr']
+    # its configs beside it; the CAM-file and CRF configs by gen.py's
+    # patterns
+    here = str(tmp_path / 'cfgs')
+    assert [m.config('ftlr', f) for f in ('classifier', 'cams', 'crf')] == [
+        osp.join(here, 'ftlr_r18_gen.py'),
+        osp.join(here, 'ftlr_r18_gen_trainaug.py'),
+        osp.join(here, 'crf_gen_ftlr.py')]
+    assert m.to_run(['ftlr']) == ['cam', 'ftlr']
+    nodes, deps = m.graph(['cam', 'ftlr'], 'crf', 'masks')
+    assert [st.name for k, st in nodes.items() if k[0] == 'ftlr'] == [
+        'train ftlr_r18_gen', 'test ftlr_r18_gen',
+        'test ftlr_r18_gen_trainaug', 'test crf_gen_ftlr']
+    assert deps['ftlr', 0] == [('cam', 0)]
+    # --methods takes it with --pipeline, not without
+    spec = importlib.util.spec_from_file_location(
+        'run_pipeline', osp.join(REPO, 'tools', 'run_pipeline.py'))
+    rp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rp)
+    assert rp.parse_args(['--pipeline', pipeline, '--methods',
+                          'ftlr']).methods == ['ftlr']
+    with pytest.raises(SystemExit):
+        rp.parse_args(['--methods', 'ftlr'])
+    # a start method that trains nothing is refused
+    bad = tmp_path / 'bad.py'
+    bad.write_text(f'_base_ = [{pipeline!r}]\n'
+                   "methods = dict(ftlr=dict(start='advcam'))\n")
+    with pytest.raises(ValueError, match='trains no classifier'):
+        Methods(str(bad))
+
+
+def test_a_method_added_by_configs_runs(tmp_path, tiny_run):
+    """tools/run_pipeline.py --pipeline FILE on the tiny preset up to the
+    pseudo-masks, in a copy of the tiny run's work folder (its data and
+    CAM stages, found done): the new method's row in results.json /
+    results.md."""
+    import shutil
+    pipeline = _user_pipeline(tmp_path)
+    work = tmp_path / 'w'
+    shutil.copytree(tiny_run[0], work, symlinks=True)
+    assert tiny_run[2].returncode == 0, 'the tiny run failed: see above'
+    ft = [f'ftlr_r18_gen:{o}' for o in (
+        'train_cfg.max_epochs=1', 'param_scheduler.end=1',
+        'load_from=work_dirs/cam_r18_gen/epoch_4.pth')]
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'run_pipeline.py'),
+           '--pipeline', pipeline, '--work-dir', str(work),
+           '--methods', 'ftlr', '--until', 'masks',
+           '--num-train', '8', '--num-val', '4', '--num-aug', '8',
+           '--classes', 'cat', 'sheep', '--cfg-options',
+           'cam_r18_gen:train_cfg.max_epochs=4',
+           'cam_r18_gen:param_scheduler.end=4', *ft]
+    ret = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                         timeout=600)
+    logs = ''.join(p.read_text()[-3000:] for p in work.glob('*.log'))
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr + logs
+    rows = json.loads((work / 'results.json').read_text())
+    assert list(rows) == ['cam', 'ftlr']
+    row = rows['ftlr']
+    for key in ('seed_miou', 'pseudo_crf_miou'):
+        assert 0 <= row[key] <= 100, rows
+    assert 0 <= row['seed_threshold'] <= 1
+    assert row['pseudo_irn_miou'] is None and row['seg_val_miou'] is None
+    text = (work / 'results.md').read_text()
+    assert (f'| FT lr 2e-3 | {row["seed_miou"]:.1f} | '
+            f'{row["seed_threshold"]:.2f} | {row["pseudo_crf_miou"]:.1f} | '
+            '- | - |') in text
+    # the classifier ran with its one changed setting, from cam's weights
+    ran = Config.fromfile(str(work / 'work_dirs' / 'ftlr_r18_gen' /
+                              'ftlr_r18_gen.py'))
+    assert ran.optim_wrapper.optimizer.lr == 2e-3
+    assert 'Load checkpoint from work_dirs/cam_r18_gen/epoch_4.pth' in \
+        (work / 'train_ftlr_r18_gen.log').read_text()
+    # its CRF stage took the thresholds of its own seed test
+    params = json.loads((work / 'work_dirs' / 'crf_gen_ftlr' / 'masks' /
+                         '.mask_params.json').read_text())
+    assert params['thresholds_from_seeds']['best_threshold'] == \
+        pytest.approx(row['seed_threshold'])
+    assert 'no figure' in ret.stdout
