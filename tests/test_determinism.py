@@ -1,7 +1,9 @@
 """Determinism: a classifier stage run twice, as a user runs it, trains the
 same model bit for bit.
 
-Each run is a subprocess of the repo's ``tools/train.py`` on a generated-data
+Each run is the repo's ``tools/train.py`` in a process of its own, forked
+from an import-only one as tools/run_pipeline.py starts its stages
+(:mod:`mmc2am.pipeline.launcher`), on a generated-data
 config (``cam_r18_gen.py``, then ``c2am_r18_gen.py`` with its global-CAM
 pass) in its own work dir, with the environment ``tools/run_pipeline.py``
 gives the generated-data stages (``OMP_NUM_THREADS=1``), on a tiny generated
@@ -14,7 +16,6 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 from typing import Dict, List
 
@@ -24,6 +25,7 @@ import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmc2am  # noqa: F401  (safe-global allow-list for runner checkpoints)
+from mmc2am.pipeline.launcher import ForkedRun
 from mmc2am.testing import generate_voc_dataset
 
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -72,15 +74,12 @@ def _train(config: str, work_dir: str, opts: List[str]) -> str:
     to the end, from the work dir's parent (as run_pipeline runs a stage
     from its work folder); returns the final checkpoint's path."""
     out = work_dir + '.out'
-    with open(out, 'w') as f:
-        proc = subprocess.run(
-            [sys.executable, TRAIN, config, '--work-dir', work_dir,
-             '--cfg-options', *opts],
-            cwd=osp.dirname(work_dir), stdout=f, stderr=subprocess.STDOUT,
-            env=_env(), timeout=300)
+    code = ForkedRun([sys.executable, TRAIN, config, '--work-dir', work_dir,
+                      '--cfg-options', *opts], osp.dirname(work_dir),
+                     _env(), out).wait(300)
     with open(out) as f:
         text = f.read()
-    assert proc.returncode == 0, f'{config}\n{text[-4000:]}'
+    assert code == 0, f'{config}\n{text[-4000:]}'
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         return f.read().strip()
 

@@ -1,6 +1,7 @@
 """Fault tests: SIGKILL a ``tools/train.py`` run, rerun it, get the same weights.
 
-Every run is a subprocess of the repo's ``tools/train.py`` on the tiny
+Every run is the repo's ``tools/train.py`` in a process of its own (forked
+from an import-only one, as tools/run_pipeline.py starts its stages) on the tiny
 generated set (8 train images of 64 px, ResNet-18, batch 4: 2 iterations an
 epoch) with one OpenMP thread, killed with SIGKILL at a point read from its
 work dir. CPU kernels with a fixed thread count run the same operations in
@@ -13,7 +14,6 @@ import os
 import os.path as osp
 import re
 import signal
-import subprocess
 import sys
 import time
 from typing import Callable, Dict, List
@@ -28,6 +28,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmc2am  # noqa: F401  (safe-global allow-list for runner checkpoints)
 from mmc2am.engine.hooks.epoch_seed_hook import EpochSeedHook, epoch_seed
+from mmc2am.pipeline.launcher import ForkedRun
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools/train.py')
@@ -83,34 +84,29 @@ def _read(path: str) -> str:
 
 
 def _run(cmd: list, out: str) -> str:
-    """Run to the end; return stdout + stderr (also kept in ``out``)."""
-    with open(out, 'w') as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                              env=_env(), timeout=300)
+    """Run to the end; return its output (also kept in ``out``)."""
+    code = ForkedRun(cmd, ROOT, _env(), out).wait(300)
     text = _read(out)
-    assert proc.returncode == 0, f'{cmd}\n{text[-4000:]}'
+    assert code == 0, f'{cmd}\n{text[-4000:]}'
     return text
 
 
 def _kill_when(cmd: list, out: str, ready: Callable[[], bool]) -> None:
     """Start ``cmd`` in its own process group; SIGKILL the group at ``ready()``."""
-    with open(out, 'w') as f:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=f,
-                                stderr=subprocess.STDOUT, env=_env(),
-                                start_new_session=True)
+    run = ForkedRun(cmd, ROOT, _env(), out, new_session=True)
     try:
         deadline = time.monotonic() + 240
         while not ready():
-            assert proc.poll() is None, (
+            assert run.poll() is None, (
                 f'the run ended before the kill point\n{_read(out)[-4000:]}')
             assert time.monotonic() < deadline, 'kill point never reached'
             time.sleep(0.01)
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(run.pid, signal.SIGKILL)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        code = run.wait(60)
+    assert code == -signal.SIGKILL
 
 
 def _run_logs(work_dir: str) -> List[str]:

@@ -50,9 +50,11 @@ def forkable(cmd: List[str]) -> bool:
 
 
 def _run_script(cmd: List[str], cwd: str, env: Dict[str, str],
-                log_path: str) -> None:
+                log_path: str, new_session: bool) -> None:
     """In the forked child: ``python <script> <args>`` as the interpreter
     would run it, its output appended to ``log_path``."""
+    if new_session:
+        os.setsid()
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -109,18 +111,22 @@ class ForkedRun:
             output is appended.
         on_line: Called with each line the stage writes (a thread tails
             the log), e.g. to print progress.
+        new_session: The child leads a new session and process group
+            (``os.killpg(run.pid, ...)`` reaches it and its children).
     """
 
     def __init__(self, cmd: List[str], cwd: str, env: Dict[str, str],
                  log_path: str,
-                 on_line: Optional[Callable[[str], None]] = None):
+                 on_line: Optional[Callable[[str], None]] = None,
+                 new_session: bool = False):
         self.log_path = log_path
         self.started = time.time()
         with open(log_path, 'a') as log:
             log.write(' '.join(cmd) + '\n')
             start = log.tell()
         self._proc = _context().Process(
-            target=_run_script, args=(cmd, cwd, env, log_path), daemon=False)
+            target=_run_script, args=(cmd, cwd, env, log_path, new_session),
+            daemon=False)
         self._proc.start()
         self._stop = threading.Event()
         self._tail = threading.Thread(
@@ -144,7 +150,24 @@ class ForkedRun:
                 else:
                     time.sleep(0.2)
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def poll(self) -> Optional[int]:
+        """None while it runs, else its exit code (``-signal`` if killed)."""
+        return self._proc.exitcode
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        """Its exit code once it has ended (``TimeoutError`` after
+        ``timeout`` seconds, the process killed)."""
+        self._proc.join(timeout)
+        if self._proc.exitcode is None:
+            self._proc.kill()
+            self.close()
+            raise TimeoutError(f'{self.log_path}: still running after '
+                               f'{timeout} s; killed')
+        self.close()
         return self._proc.exitcode
 
     def close(self) -> None:
