@@ -2,7 +2,6 @@
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmc2am.pipeline.launcher import ForkedRun
 from mmc2am.testing import VOC_CLASSES, VOC_PALETTE, generate_voc_dataset, voc_generator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -315,13 +315,16 @@ def test_read_only_out_dir(tmp_path):
 
 def test_cli_writes_dataset(tmp_path):
     out = str(tmp_path / 'VOC2012')
-    proc = subprocess.run(
+    log = str(tmp_path / 'generate.log')
+    code = ForkedRun(
         [sys.executable, os.path.join(REPO, 'tools', 'generate_voc.py'), out,
          '--num-train', '3', '--num-val', '2', '--num-aug', '4', '--size', '32',
          '--seed', '7', '--context-prob', '0.5'],
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert 'wrote 3 train, 2 val, 4 aug' in proc.stdout
+        str(tmp_path), dict(os.environ), log).wait(300)
+    with open(log) as f:
+        text = f.read()
+    assert code == 0, text
+    assert 'wrote 3 train, 2 val, 4 aug' in text
     assert len(_read_split(out, 'trainaug')) == 7
     assert len(os.listdir(os.path.join(out, 'JPEGImages'))) == 9
     assert len(os.listdir(os.path.join(out, 'SegmentationClass'))) == 5
