@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from mmc2am.pipeline.launcher import ForkedRun, forkable
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs/c2am/c2am_r18_gen.py')
 
@@ -28,9 +30,12 @@ def _free_port() -> int:
 def _run(cmd, log):
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
                OMP_NUM_THREADS='1')
-    with open(log, 'w') as f:
-        ret = subprocess.call(cmd, cwd=ROOT, env=env, stdout=f,
-                              stderr=subprocess.STDOUT, timeout=600)
+    if forkable(cmd):  # the one-process runs: as the pipeline starts them
+        ret = ForkedRun(cmd, ROOT, env, log).wait(600)
+    else:
+        with open(log, 'w') as f:
+            ret = subprocess.call(cmd, cwd=ROOT, env=env, stdout=f,
+                                  stderr=subprocess.STDOUT, timeout=600)
     if ret != 0:
         with open(log) as f:
             pytest.fail(f'{cmd} failed ({ret}):\n{f.read()[-4000:]}')
