@@ -69,7 +69,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 from typing import Dict, List, Optional, Tuple
@@ -78,6 +77,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from mmc2am import pipeline  # noqa: E402
+from mmc2am.pipeline.launcher import ForkedRun  # noqa: E402
 from mmc2am.utils.io import atomic_open  # noqa: E402
 
 
@@ -153,6 +153,11 @@ def parse_args(argv=None):
         'jobs, at most the CPU count: 2 for the generated data, where each '
         'stage uses one CPU thread; 1 for voc)')
     parser.add_argument(
+        '--no-fork', action='store_true',
+        help='start every stage as a new interpreter (python tools/'
+        '<tool>.py ...) rather than forking it from a process that has '
+        'imported torch and OpenMMLab once (mmc2am.pipeline.launcher)')
+    parser.add_argument(
         '--seeds', type=int, default=1,
         help='repeat the pipeline with this many training seeds of the '
         'classifiers (randomness.seed 0..N-1) and print mean +- std')
@@ -202,7 +207,8 @@ class Pipeline:
             jobs=getattr(args, 'jobs', 1), gpus=args.gpus,
             cfg_options=smoke + list(getattr(args, 'cfg_options', [])),
             expected=self.methods.expected,
-            stage_threads=self.methods.stage_threads)
+            stage_threads=self.methods.stage_threads,
+            fork=not getattr(args, 'no_fork', False))
 
     def path(self, *parts: str) -> str:
         return osp.join(self.work_dir, *parts)
@@ -280,9 +286,12 @@ class Pipeline:
                self.work_dir, '--pipeline', self.methods.file, '--refine',
                self.args.refine[-1], '--methods', *self.args.methods,
                '--out', out]
-        with open(self.path('figure.log'), 'w') as log:
-            ret = subprocess.call(cmd, env=self.engine.env(), stdout=log,
-                                  stderr=subprocess.STDOUT)
+        log = self.path('figure.log')
+        if osp.exists(log):
+            os.remove(log)
+        # forked like the stages (mmc2am.pipeline.launcher): no second
+        # start of the stack
+        ret = ForkedRun(cmd, os.getcwd(), self.engine.env(), log).wait()
         if ret != 0:
             raise SystemExit(f'[pipeline] the figure failed (exit {ret}); '
                              f'see {self.path("figure.log")}')
