@@ -77,7 +77,7 @@ def parse_args():
 
 
 def trigger_visualization_hook(cfg, args):
-    if cfg.model.get('test_cfg', {}).get('mode') in ('cam', 'advcam'):
+    if cfg.model.get('test_cfg', {}).get('mode') == 'cam':
         # CAM test mode has no class predictions to draw: show CAM overlays
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='CAMVisualizationHook')

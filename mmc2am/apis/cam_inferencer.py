@@ -105,13 +105,11 @@ class CAMInferencer(BaseInferencer):
         if device == 'cpu' or not torch.cuda.is_available():
             self.model = revert_sync_batchnorm(self.model)
         # The seed stage's test_step in CAM mode (an AdvCAM config keeps its
-        # mode), without its CAM files: postprocess writes them.
+        # CAM generator), without its CAM files: postprocess writes them.
         test_cfg = dict(getattr(self.model, 'test_cfg', None) or {})
         test_cfg.pop('overwrite', None)
         test_cfg.pop('cam_dir', None)
-        mode = test_cfg.get('mode')
-        self.model.test_cfg = dict(
-            test_cfg, mode=mode if mode in ('cam', 'advcam') else 'cam')
+        self.model.test_cfg = dict(test_cfg, mode='cam')
         if classes is not None:
             num_classes = _num_classes(self.model)
             if num_classes is not None and len(classes) != num_classes:
