@@ -22,6 +22,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Iterable, List, Optional, Sequence
 
+import torch
 from torch import nn
 
 __all__ = [
@@ -158,7 +159,13 @@ def check_test_checkpoint(model: nn.Module, load_from: Optional[str]) -> None:
             f'{name} has weights ({", ".join(missing_prefixes(keys, keys))}) '
             'but no checkpoint was given: pass the checkpoint of its '
             'training (tools/test.py CONFIG CHECKPOINT, or load_from=...)')
-    ckpt = _load_checkpoint(load_from, map_location='cpu')
+    try:
+        # keys and shapes only: memory-mapped, the tensors are not read
+        # (mmengine reads the checkpoint once more to load it)
+        ckpt = torch.load(load_from, map_location='cpu', mmap=True,
+                          weights_only=False)
+    except Exception:  # not a local zip-format file: mmengine's loaders
+        ckpt = _load_checkpoint(load_from, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
     have = {re.sub(r'^module\.', '', str(k)): v for k, v in state.items()}
     missing = [k for k in keys if k not in have]
