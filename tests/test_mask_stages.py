@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from mmc2am.pipeline.launcher import ForkedRun
 from mmc2am.testing import run_tool
 from mmc2am.utils import find_config
 
@@ -176,10 +177,11 @@ def test_killed_stage_resumes_with_a_complete_sweep(voc_root, expected,
     stage = 'rw_c2am'
     work = tmp_path / 'work'
     args = stage_args(stage, voc_root, work)
-    proc = subprocess.Popen(
-        [sys.executable, '-c', SLOW_WALK, TEST_TOOL, *args], cwd=REPO,
-        env=dict(os.environ, OMP_NUM_THREADS='1'),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a process of its own, forked from the import-only forkserver
+    script, log = tmp_path / 'slow_walk.py', str(tmp_path / 'slow_walk.log')
+    script.write_text(SLOW_WALK)
+    proc = ForkedRun([sys.executable, str(script), TEST_TOOL, *args], REPO,
+                     dict(os.environ, OMP_NUM_THREADS='1'), log)
     masks = work / 'masks'
     try:
         deadline = time.time() + 120
@@ -187,11 +189,10 @@ def test_killed_stage_resumes_with_a_complete_sweep(voc_root, expected,
             if masks.is_dir() and len(list(masks.glob('*.png'))) >= 3:
                 break
             time.sleep(0.05)
-        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+        assert proc.poll() is None, open(log).read()[-3000:]
         os.kill(proc.pid, signal.SIGKILL)
     finally:
-        proc.wait()
-        proc.stderr.close()
+        proc.wait(60)
     before = {p.name: p.stat().st_mtime_ns for p in masks.glob('*.png')}
     assert 3 <= len(before) < 9
 
