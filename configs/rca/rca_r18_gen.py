@@ -11,8 +11,9 @@
 # (configs/rca/README.md, differences):
 # - queue_init='empty': the queues start empty and a slot's first write
 #   stores the embedding (the reference's N(0, 1) queues take 0.01 of each
-#   write: with ~60 writes per class and epoch here, a slot would be written
-#   about twice in the whole run and stay noise);
+#   write: here a class is written 49-390 times in the whole run (seed 0,
+#   the 8 classes, counted by RCAMemoryHook after epoch 14), fewer than its
+#   500 slots, so every entry would stay 0.99 noise + 0.01 region);
 # - head_convs=0: each per-class head (and the coarse head) is a 1x1 conv
 #   (with bias) instead of three 3x3 convs of 512 + ReLU: the reference's
 #   stacks on 512 channels are 141 M parameters for 20 classes (minutes per
