@@ -174,9 +174,14 @@ def test_methods_and_their_start():
     # cam always runs (the others start from its classifier), first
     assert gen.to_run(args.methods) == ['cam', 'recam', 'advcam']
     assert {m: gen.trains(m) for m in gen.keys} == dict(
-        cam=True, c2am=True, c2am_spatial=True, recam=True, advcam=False)
+        cam=True, c2am=True, c2am_spatial=True, recam=True, advcam=False,
+        rca=True, seam=True, conta_seam=True)
     assert [m for m in gen.keys if gen.start(m)] == [
-        'c2am', 'c2am_spatial', 'recam', 'advcam']
+        'c2am', 'c2am_spatial', 'recam', 'advcam', 'conta_seam']
+    # CONTA+SEAM's round reads SEAM's masks: its training waits for them
+    assert gen.start_masks('conta_seam') == 'custom_hooks.0.mask_dir'
+    _, deps = gen.graph(['seam', 'conta_seam'], 'crf', 'masks')
+    assert ('seam', gen.masks_stage('seam', 'crf')) in deps['conta_seam', 0]
     # a start method trains its classifier: its stage 0, which graph()
     # waits for
     for m in gen.keys:
