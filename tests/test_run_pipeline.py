@@ -100,15 +100,16 @@ def test_stages_chain_through_default_folders(preset, method, refine):
     seg_train = stages[-2]
     assert seg_train.opts == (f'train_dataloader.dataset.mask_dir={masks}', )
     assert [s.kind for s in stages[-2:]] == ['segmenter'] * 2
-    if method != 'cam':
-        assert m.start(method) == 'cam'
+    if method != 'cam':  # on VOC, ReCAM's: CAM with layer1-2 trained
+        assert m.start(method) == (
+            'cam_l12' if (preset, method) == ('voc', 'recam') else 'cam')
     if method != 'cam' and m.trains(method):
-        # fine-tunes the plain-CAM classifier
+        # fine-tunes its start method's classifier
         start = _cfg(cls).load_from
-        cam_cls_cfg = _cfg(cam_cls)
+        start_cls = m.config(m.start(method), 'classifier')
         assert start == osp.join(
-            work_dir_of(cam_cls),
-            f'epoch_{cam_cls_cfg.train_cfg.max_epochs}.pth')
+            work_dir_of(start_cls),
+            f'epoch_{_cfg(start_cls).train_cfg.max_epochs}.pth')
     elif not m.trains(method):
         # a test mode of the plain-CAM classifier: its checkpoint fits
         model, cam_model = _cfg(cls).model, _cfg(cam_cls).model
@@ -124,7 +125,7 @@ def test_the_preset_pipeline_configs():
     # the first five of both; gen adds generated-data methods, voc CONTA
     assert gen.keys[:5] == voc.keys[:5] == [
         'cam', 'c2am', 'c2am_spatial', 'recam', 'advcam']
-    assert voc.keys[5:] == ['conta']
+    assert voc.keys[5:] == ['conta', 'cam_l12']
     assert [gen.config('c2am_spatial', f) for f in (
         'classifier', 'cams', 'crf', 'irn')] == [
         'c2am_r18_gen_spatial.py', 'c2am_r18_gen_spatial_trainaug.py',
@@ -149,7 +150,8 @@ def test_the_preset_pipeline_configs():
         cam='CAM', c2am='C2AM', c2am_spatial='C2AM spatial', recam='ReCAM',
         advcam='AdvCAM')
     assert voc.names == {**{k: gen.names[k] for k in voc.keys[:5]},
-                         'conta': 'CONTA'}
+                         'conta': 'CONTA',
+                         'cam_l12': 'CAM, layer1-2 trained'}
     # list_configs (every config loads) leaves the pipeline configs out
     from mmc2am.utils import list_configs
     assert not [p for p in list_configs().values() if 'pipelines' in p]

@@ -87,7 +87,11 @@ def test_voc_preset_generate_and_smoke_settings(tmp_path):
     assert (opts['num_train'], opts['num_val'], opts['num_aug']) == (16, 8,
                                                                      32)
     voc = Methods('voc')
-    assert voc.keys == SIX
+    # and ReCAM's start point, CAM with layer1-2 trained: its seeds only
+    assert voc.keys == SIX + ['cam_l12']
+    assert voc.start('recam') == 'cam_l12'
+    assert [st.kind for st in voc.graph(['cam_l12'], 'irn')[0].values()] \
+        == ['classifier', 'seeds']
     items = voc.smoke_options(voc.to_run(SIX))
     by_stem = {}
     for item in items:

@@ -44,7 +44,10 @@ methods = dict(
     c2am_spatial=dict(
         name='C2AM spatial', start='cam',
         classifier='c2am_r50_voc_spatial.py'),
-    recam=dict(name='ReCAM', start='cam', classifier='recam_r50_voc.py'),
+    # ReCAM fine-tunes the CAM network with layer1-2 trained, as the
+    # reference (recam_r50_voc.py's load_from): cam_l12 below
+    recam=dict(
+        name='ReCAM', start='cam_l12', classifier='recam_r50_voc.py'),
     # AdvCAM trains nothing: a test mode of plain CAM's classifier
     advcam=dict(
         name='AdvCAM', start='cam', trains=False,
@@ -68,6 +71,11 @@ methods = dict(
         start='cam',
         classifier='conta_r50_voc.py',
         start_masks='custom_hooks.0.mask_dir'),
+    # ReCAM's start point: plain CAM with layer1-2 trained
+    # (cam_r50_voc_l12.py), its classifier and seeds only
+    cam_l12=dict(
+        name='CAM, layer1-2 trained', classifier='cam_r50_voc_l12.py',
+        until='seeds'),
 )
 # one stage at a time with the threads the machine gives; no figure (it
 # draws generated images); no measured stage times (each counts 60 s)

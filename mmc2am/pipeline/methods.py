@@ -7,7 +7,9 @@ entry leaves out follow ``stage_configs``' patterns), its table ``name``,
 the method it ``start`` s from and whether it ``trains`` a classifier
 (and, optionally, ``start_masks``: the key of its classifier config that
 reads its start method's pseudo-masks, CONTA's confounder set; ``smoke``:
-its own ``--smoke`` options); with ``data_root``, ``generate_data``,
+its own ``--smoke`` options; ``until``: the last kind of :data:`KINDS` its
+stages make, e.g. ``'seeds'`` for a classifier that is only another
+method's start point); with ``data_root``, ``generate_data``,
 ``segmenter``, ``reference``, ``default_methods``, ``jobs``,
 ``stage_threads``, ``figure`` and ``expected_seconds``
 (``configs/pipelines/gen.py`` says what each is), and optionally
@@ -114,6 +116,9 @@ class Methods:
                     f'{self.file}: method {key!r} reads the masks of its '
                     'start method (start_masks) but has no start or trains '
                     'no classifier')
+            if entry.get('until', KINDS[-1]) not in KINDS:
+                raise ValueError(f'{self.file}: method {key!r}: until '
+                                 f'{entry["until"]!r} is not one of {KINDS}')
             for field in [*self.smoke, *entry.get('smoke', {})]:
                 if field not in SMOKE_FIELDS:
                     raise ValueError(
@@ -309,6 +314,9 @@ class Methods:
             start = self.start(method)
             upto = KINDS[max(KINDS.index(last), KINDS.index('masks'))] \
                 if method in masks_of else last
+            own = self.entries[method].get('until', KINDS[-1])
+            if KINDS.index(own) < KINDS.index(upto):
+                upto = own
             stages = self.stages(method, refine, seed, load_start)
             for i, st in enumerate(until(stages, upto)):
                 nodes[method, i] = st
