@@ -82,6 +82,6 @@ expected_seconds = {
     'test c2am_r18_gen_spatial': 19,
     'test c2am_r18_gen_spatial_trainaug': 63,
     'test crf_gen_c2am_spatial': 9,
-    'train deeplabv3plus_r18w32-d16_gen_pseudo': 180,
-    'test deeplabv3plus_r18w32-d16_gen_pseudo': 6,
+    'train deeplabv3plus_r18w32-d16_gen_pseudo': 270,  # 1800 its, estimate
+    'test deeplabv3plus_r18w32-d16_gen_pseudo': 10,  # 300 images, estimate
 }
