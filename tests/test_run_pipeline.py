@@ -125,7 +125,8 @@ def test_the_preset_pipeline_configs():
     # the first five of both; gen adds generated-data methods, voc CONTA
     assert gen.keys[:5] == voc.keys[:5] == [
         'cam', 'c2am', 'c2am_spatial', 'recam', 'advcam']
-    assert voc.keys[5:] == ['conta', 'cam_l12']
+    assert voc.keys[5:] == ['conta', 'c2am_7cb39df', 'seam', 'conta_seam',
+                            'rca', 'cam_l12']
     assert [gen.config('c2am_spatial', f) for f in (
         'classifier', 'cams', 'crf', 'irn')] == [
         'c2am_r18_gen_spatial.py', 'c2am_r18_gen_spatial_trainaug.py',
@@ -151,7 +152,14 @@ def test_the_preset_pipeline_configs():
         advcam='AdvCAM')
     assert voc.names == {**{k: gen.names[k] for k in voc.keys[:5]},
                          'conta': 'CONTA',
+                         'c2am_7cb39df': 'C2AM (7cb39df)',
+                         'seam': 'SEAM', 'conta_seam': 'CONTA+SEAM',
+                         'rca': 'RCA',
                          'cam_l12': 'CAM, layer1-2 trained'}
+    # the papers' segmenter: voc.py otherwise
+    v2 = Methods('voc_deeplabv2')
+    assert v2.segmenter == 'deeplabv2_r101-d8_voc_pseudo.py'
+    assert (v2.keys, v2.smoke) == (voc.keys, voc.smoke)
     # list_configs (every config loads) leaves the pipeline configs out
     from mmc2am.utils import list_configs
     assert not [p for p in list_configs().values() if 'pipelines' in p]

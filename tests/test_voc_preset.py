@@ -88,7 +88,8 @@ def test_voc_preset_generate_and_smoke_settings(tmp_path):
                                                                      32)
     voc = Methods('voc')
     # and ReCAM's start point, CAM with layer1-2 trained: its seeds only
-    assert voc.keys == SIX + ['cam_l12']
+    assert voc.keys == SIX + ['c2am_7cb39df', 'seam', 'conta_seam', 'rca',
+                             'cam_l12']
     assert voc.start('recam') == 'cam_l12'
     assert [st.kind for st in voc.graph(['cam_l12'], 'irn')[0].values()] \
         == ['classifier', 'seeds']

@@ -71,6 +71,24 @@ methods = dict(
         start='cam',
         classifier='conta_r50_voc.py',
         start_masks='custom_hooks.0.mask_dir'),
+    # C2AM's recorded 51.4 / 69.6 recipe (commit 7cb39df of its code:
+    # configs/c2am/c2am_r50_voc_7cb39df.py), from the layer1-2 CAM
+    c2am_7cb39df=dict(
+        name='C2AM (7cb39df)', start='cam_l12',
+        classifier='c2am_r50_voc_7cb39df.py'),
+    seam=dict(name='SEAM', classifier='seam_r50_voc.py'),
+    # CONTA's round on SEAM's classifier and SEAM's masks (no public code
+    # combines them: configs/conta/README.md)
+    conta_seam=dict(
+        name='CONTA+SEAM', start='seam', classifier='conta_seam_r50_voc.py',
+        start_masks='custom_hooks.0.mask_dir'),
+    rca=dict(
+        name='RCA', classifier='rca_r50_voc.py',
+        # --smoke: per-class stacks of 8 channels instead of 512 (the
+        # reference's 20 stacks on 2048 channels hold ~280 M parameters)
+        smoke=dict(
+            classifier=['model.head.head_channels=8'],
+            cams=['model.head.head_channels=8'])),
     # ReCAM's start point: plain CAM with layer1-2 trained
     # (cam_r50_voc_l12.py), its classifier and seeds only
     cam_l12=dict(
