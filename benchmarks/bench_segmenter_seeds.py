@@ -22,7 +22,8 @@ run again (the engine's ``.done_*`` files). The table
 
 Full run, on the demo's masks (9 trainings of 1800 iterations, about 270 s
 each on an idle core: about 40 min with ``--jobs 1``, 21 min with
-``--jobs 2``; measured 31-55 min one at a time on the shared machine,
+``--jobs 2``; measured one at a time on the shared machine: 171-471 s each,
+42 min of training in all,
 benchmarks/README.md)::
 
     python tools/run_pipeline.py --work-dir work_dirs/demo --until masks
