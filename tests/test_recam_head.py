@@ -176,7 +176,8 @@ def test_voc_config_is_the_published_recipe():
     assert cfg.train_cfg.max_epochs == 4 and cfg.param_scheduler.end == 4
     assert cfg.param_scheduler.power == 0.9
     assert cfg.train_dataloader.batch_size == 16
-    assert cfg.load_from == 'work_dirs/cam_r50_voc/epoch_5.pth'
+    # ReCAM's CAM network has layer1-2 trained (its Net has no detach)
+    assert cfg.load_from == 'work_dirs/cam_r50_voc_l12/epoch_5.pth'
     assert cfg.model.test_cfg.mode == 'cam'
     assert tuple(cfg.model.test_cfg.scales) == (1.0, 0.5, 1.5, 2.0)
     raw = Config.fromfile(find_config('recam_r50_voc.py'))
