@@ -542,6 +542,9 @@ def test_whole_pipeline_on_a_tiny_preset(tiny_run):
     assert again.returncode == 0, again.stdout + again.stderr
     assert 'failed' not in again.stdout
     assert again.stdout.count('done before, skipped') == 16, again.stdout
+    # nothing ran: the figure of the first run is kept, not drawn again
+    assert f'figure: {tmp_path / "figure.png"} (done before, kept)' in \
+        again.stdout
     # progress: a line per stage with the time left, mmengine's lines
     assert re.search(r'train cam_r18_gen: finished in \d+ s \| \d+/16 '
                      r'stages done, elapsed \d+:\d\d, about \d+:\d\d left',

@@ -282,6 +282,10 @@ class Pipeline:
                             '--until left out')
             return
         out = self.path('figure.png')
+        if osp.exists(out) and self.engine.stages_run == 0:
+            # every stage was done before, and so was their figure
+            self.engine.say(f'figure: {out} (done before, kept)')
+            return
         cmd = [sys.executable, osp.join(ROOT, 'tools', 'pipeline_figure.py'),
                self.work_dir, '--pipeline', self.methods.file, '--refine',
                self.args.refine[-1], '--methods', *self.args.methods,

@@ -208,6 +208,11 @@ class Engine:
         self._taken: Dict[Hashable, float] = {}  # seconds of stages run here
         self._start = time.time()
 
+    @property
+    def stages_run(self) -> int:
+        """How many stages this engine has run (skipped ones not counted)."""
+        return len(self._taken)
+
     # the jobs ----------------------------------------------------------
     def add(self, key: Hashable, stage: Stage, folder: str,
             after: Iterable[Hashable] = (), label: str = '') -> None:
