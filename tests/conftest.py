@@ -86,6 +86,45 @@ def _restore_default_scope():
     DefaultScope._instance_dict = saved
 
 
+def _manager_classes():
+    """mmengine's global-instance classes whose instances a Runner names
+    after its config and start second (logger, message hub, visualizers)."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.visualization import Visualizer
+
+    classes, todo = [], [MMLogger, MessageHub, Visualizer]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    return classes
+
+
+_BASELINE = {}
+
+
+def _forget_instances():
+    for cls in _manager_classes():
+        base = _BASELINE.setdefault(cls, cls._instance_dict.copy())
+        cls._instance_dict = base.copy()
+
+
+@pytest.fixture(autouse=True)
+def _forget_runner_instances():
+    """Each test starts from the loggers, message hubs and visualizers there
+    were before the first test, and leaves none of its own behind.
+
+    A Runner gets them by name (``<config>_<start second>``), and mmengine's
+    ``get_instance`` returns an existing one unchanged: a second in-process
+    run of the same config in the same second (two tests back to back under
+    pytest-xdist, or a module fixture's run and a test's) would log, and
+    write its seed curve, into the first run's folder (seen in CI:
+    ``seed_sweep.json`` missing from the second run's folder)."""
+    _forget_instances()
+    yield
+    _forget_instances()
+
+
 @pytest.fixture(autouse=True, scope='module')
 def _restore_default_scope_of_the_module():
     """The same for a test file: a module-scoped fixture is set up before any

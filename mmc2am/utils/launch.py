@@ -8,8 +8,10 @@ all three before the runner is built, and leaves CUDA runs untouched (NCCL,
 SyncBN, device ids as mmseg does). Remove it when mmengine handles CPU
 process groups itself.
 """
+import logging
 import os
 import subprocess
+import sys
 from typing import Any
 
 import torch
@@ -86,12 +88,23 @@ def prepare_cfg_for_device(cfg: Config) -> Config:
 
 
 def destroy_dist() -> None:
-    """Tear the process group down before the interpreter exits.
+    """End a distributed run: tear the process group down, then leave the
+    process without interpreter finalization. A no-op without a group.
 
-    mmengine never destroys it; with gloo a process that exits while its
-    group's threads live can abort (``terminate called without an active
-    exception``) after all work is done, failing the launcher.
+    mmengine never destroys the group; with gloo a process that exits while
+    its group's threads live aborts (``terminate called without an active
+    exception``) after all its work is done, failing the launcher. The
+    destroy alone did not prevent it: a CI run saw rank 1 abort this way
+    after its last checkpoint and metrics were written (gloo's C++ threads
+    torn down while Python finalizes, pytorch/pytorch#179291). Everything is
+    written by then, so the logs and stdio are flushed and the process exits
+    with ``os._exit(0)``.
     """
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -12,7 +12,8 @@ the labels are resized to each logit map by nearest neighbour,
 logits, which are resized to the image, soft-maxed and, in the ``crf``
 step, refined by a dense CRF (``main.py`` 413-491, C2AM's 523-594).
 
-:class:`MSCEncoderDecoder` is mmseg's ``EncoderDecoder`` with that forward:
+:class:`MSCEncoderDecoder` is :class:`CRFEncoderDecoder` (mmseg's
+``EncoderDecoder`` with the test-time CRF) with that forward:
 ``encode_decode`` (whole or slide inference) returns the fused logits,
 ``loss`` sums the decode head's losses of each scale and of the fused
 logits, and ``test_cfg.crf`` (a dict of :func:`dense_crf` settings, ``{}``
@@ -21,23 +22,20 @@ argmax.
 """
 from typing import List, Optional, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
-from mmseg.models.segmentors import EncoderDecoder
-from mmseg.models.utils import resize
 from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor
 
 from mmc2am.registry import MODELS
 
-from .dense_crf import crf_cfg, dense_crf
+from .crf_encoder_decoder import CRFEncoderDecoder
 
 
 @MODELS.register_module()
-class MSCEncoderDecoder(EncoderDecoder):
+class MSCEncoderDecoder(CRFEncoderDecoder):
     """Encoder-decoder on multi-scale inputs fused by max (DeepLab-v2 MSC).
 
     For an input batch ``x`` (B, 3, H, W): ``l_1 = f(x)`` (B, K, h, w), for
@@ -58,7 +56,8 @@ class MSCEncoderDecoder(EncoderDecoder):
       with the data preprocessor's mean / std, padding removed, flip undone,
       resized to the original size) go through :func:`dense_crf`
       (deeplab-pytorch's settings updated with the dict's); ``pred_sem_seg``
-      is the argmax of the result, ``seg_logits`` stays the network's.
+      is the argmax of the result, ``seg_logits`` stays the network's
+      (:class:`CRFEncoderDecoder`).
 
     Args:
         msc_scales (Sequence[float]): Extra input scales; the full-size input
@@ -82,8 +81,6 @@ class MSCEncoderDecoder(EncoderDecoder):
         if any(s <= 0 for s in self.msc_scales):
             raise ValueError(f'msc_scales must be positive, got {msc_scales}')
         self.downsample_labels = bool(downsample_labels)
-        test_cfg = self.test_cfg or {}
-        self.crf = crf_cfg(test_cfg.get('crf'))
 
     # -- the multi-scale forward ----------------------------------------
     def _logits(self, inputs: Tensor) -> Tensor:
@@ -180,57 +177,3 @@ class MSCEncoderDecoder(EncoderDecoder):
                     self.decode_head.loss_by_feat(logits, samples),
                     f'decode_{name}'))
         return losses
-
-    # -- test-time CRF ------------------------------------------------------
-    def _image_of(self, inputs: Tensor, meta: dict) -> np.ndarray:
-        """The (H, W, 3) uint8 image of one input (3, H', W') at
-        ``meta['ori_shape']``: un-normalised, padding removed, flip undone,
-        resized (bilinear) if the pipeline resized it."""
-        img = inputs.detach().float()
-        pre = self.data_preprocessor
-        if getattr(pre, '_enable_normalize', False):
-            img = img * pre.std.to(img) + pre.mean.to(img)
-        padding = meta.get('img_padding_size', meta.get('padding_size'))
-        h, w = img.shape[1:]
-        if padding is not None:
-            left, right, top, bottom = padding
-            img = img[:, top:h - bottom, left:w - right]
-        if meta.get('flip', False):
-            dims = (2, ) if meta.get('flip_direction') == 'horizontal' else (
-                1, )
-            img = img.flip(dims=dims)
-        ori = tuple(int(v) for v in meta['ori_shape'][:2])
-        if tuple(img.shape[1:]) != ori:
-            img = resize(img[None], size=ori, mode='bilinear',
-                         align_corners=False)[0]
-        img = img.round().clamp(0, 255).to(torch.uint8)
-        return np.ascontiguousarray(img.permute(1, 2, 0).cpu().numpy())
-
-    def predict(self,
-                inputs: Tensor,
-                data_samples: Optional[List[SegDataSample]] = None
-                ) -> List[SegDataSample]:
-        """mmseg's prediction on the fused logits, then (``test_cfg.crf``)
-        the dense CRF of each image's softmax.
-
-        Args:
-            inputs (Tensor): (B, 3, H, W) normalised images.
-            data_samples (list[SegDataSample], optional): Their metainfo.
-
-        Returns:
-            list[SegDataSample]: With ``seg_logits`` (K, H0, W0) and
-            ``pred_sem_seg`` (1, H0, W0) at the original size.
-        """
-        results = super().predict(inputs, data_samples)
-        if self.crf is None:
-            return results
-        for i, sample in enumerate(results):
-            meta = sample.metainfo if data_samples is not None else dict(
-                ori_shape=inputs.shape[2:])
-            img = self._image_of(inputs[i], meta)
-            logits = sample.seg_logits.data
-            probs = logits.float().softmax(dim=0).cpu().numpy()
-            q = dense_crf(img, probs, **self.crf)
-            pred = torch.from_numpy(q.argmax(axis=0)).to(logits.device)
-            sample.pred_sem_seg = PixelData(data=pred[None])
-        return results
