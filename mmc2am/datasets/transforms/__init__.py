@@ -13,3 +13,7 @@ __all__ = [
 from .seam_color_jitter import SEAMColorJitter  # noqa: E402
 
 __all__ += ['SEAMColorJitter']
+# object-context recombination (issue 26)
+from .paste_objects import PasteObjects  # noqa: E402
+
+__all__ += ['PasteObjects']
