@@ -50,6 +50,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from mmc2am.pipeline import (  # noqa: E402
+    NO_CRF,
     Engine,
     Methods,
     Stage,
@@ -57,10 +58,12 @@ from mmc2am.pipeline import (  # noqa: E402
     check_cfg_options,
     fmt,
     fmt_mean_std,
+    has_test_crf,
     mean_std,
     read_metrics,
     work_dir_of,
 )
+from mmc2am.utils import find_config  # noqa: E402
 from mmc2am.utils.io import atomic_open, pick_metric  # noqa: E402
 
 
@@ -118,6 +121,7 @@ class Bench:
         self.methods = Methods(args.pipeline)
         self.config = args.config or self.methods.segmenter
         self.name = 'segseeds' + (f'_{args.tag}' if args.tag else '')
+        self.crf = has_test_crf(find_config(self.config))
         self.engine = Engine('segseeds', osp.join(self.work,
                                                   self.name + '.log'),
                              jobs=args.jobs, cfg_options=args.cfg_options,
@@ -136,13 +140,20 @@ class Bench:
         return osp.join('work_dirs', self.name, f'{method}_seed{seed}')
 
     def stages(self, method: str, seed: int) -> List[Stage]:
+        """Train, test and (a config with a test-time CRF) test again
+        without it, in ``<seg_dir>/no_crf``."""
         seg = self.seg_dir(method, seed)
-        return [
+        out = [
             Stage('train', self.config, work_dir=seg,
                   opts=(f'train_dataloader.dataset.mask_dir='
                         f'{self.masks(method)}', f'randomness.seed={seed}')),
             Stage('test', self.config, seg, work_dir=seg),
         ]
+        if self.crf:
+            out.append(Stage('test', self.config, seg,
+                             work_dir=osp.join(seg, NO_CRF),
+                             opts=('model.test_cfg.crf=None', )))
+        return out
 
     def __call__(self) -> dict:
         a = self.args
@@ -154,10 +165,11 @@ class Bench:
                     '--until masks first')
         for m in a.methods:
             for s in a.seeds:
-                train, test = self.stages(m, s)
+                train, *tests = self.stages(m, s)
                 self.engine.add((m, s, 0), train, self.work, (), f'{m} s{s}')
-                self.engine.add((m, s, 1), test, self.work, [(m, s, 0)],
-                                f'{m} s{s}')
+                for i, test in enumerate(tests, 1):
+                    self.engine.add((m, s, i), test, self.work, [(m, s, 0)],
+                                    f'{m} s{s}')
         self.engine.say(f'{len(a.methods)} methods x {len(a.seeds)} seeds, '
                         f'--jobs {a.jobs} | {self.engine.eta({})}')
         failed = self.engine.run(keep_going=True)
@@ -185,16 +197,21 @@ class Bench:
             crf = self.methods.config(m, a.refine)
             masks = pick_metric(read_metrics(osp.join(
                 self.work, work_dir_of(crf), 'test_metrics.json')), 'mIoU')
-            seg, secs = [], []
+            seg, raw, secs = [], [], []
             for s in a.seeds:
                 d = osp.join(self.work, self.seg_dir(m, s))
                 seg.append(pick_metric(read_metrics(
                     osp.join(d, 'test_metrics.json')), 'mIoU'))
+                raw.append(pick_metric(read_metrics(
+                    osp.join(d, NO_CRF, 'test_metrics.json')), 'mIoU')
+                    if self.crf else None)
                 secs.append(read_seconds(d, 'train', self.config))
             ms = mean_std(seg)
             out['methods'][m] = dict(
                 name=self.methods.names[m], masks_miou=masks, seg_miou=seg,
                 seg=ms, train_seconds=secs,
+                seg_miou_no_crf=raw if self.crf else None,
+                seg_no_crf=mean_std(raw) if self.crf else None,
                 ratio=None if ms is None or not masks else
                 ms['mean'] / masks,
                 same_masks_as=[o for o in a.methods if o != m
@@ -219,8 +236,8 @@ def table(result: dict) -> str:
         '| method | masks mIoU (train) | ' +
         ' | '.join(f'seed {s}' for s in seeds) +
         ' | segmenter mean +- std (val) | range | segmenter / masks | '
-        's / training | same masks as |',
-        '|' + '---|' * (len(seeds) + 7)]
+        'without test CRF | s / training | same masks as |',
+        '|' + '---|' * (len(seeds) + 8)]
     for r in result['methods'].values():
         seg = [v for v in r['seg_miou'] if v is not None]
         secs = [v for v in r['train_seconds'] if v is not None]
@@ -231,6 +248,8 @@ def table(result: dict) -> str:
             f' | {fmt_mean_std(r["seg"])} | ' +
             (f'{max(seg) - min(seg):.1f}' if len(seg) > 1 else '-') +
             f' | {fmt(r["ratio"], 2)} | ' +
+            (fmt_mean_std(r['seg_no_crf']) if r.get('seg_no_crf') else '-') +
+            ' | ' +
             (f'{sum(secs) / len(secs):.0f}' if secs else '-') +
             f' | {", ".join(names) or "-"} |')
     return '\n'.join(lines) + '\n'

@@ -13,6 +13,7 @@ import pytest
 from mmengine.config import Config
 
 from mmc2am.pipeline import (
+    NO_CRF,
     Methods,
     Stage,
     generator_options,
@@ -58,7 +59,11 @@ def test_stages_chain_through_default_folders(preset, method, refine):
             assert s.ckpt_of in trained, s
         if s.tool == 'train':
             trained.append(s.work)
-        # only folders are passed, never a setting
+        # only folders are passed, never a setting (but the segmenter's
+        # test without its test-time CRF, in a folder of its own)
+        if s.work.endswith('/no_crf'):
+            assert s.opts == ('model.test_cfg.crf=None', )
+            continue
         for opt in s.opts:
             assert re.fullmatch(r'[\w.]+_dir=work_dirs/[\w/]+', opt), opt
     cls, cams, crf, irn = (m.config(method, f) for f in
@@ -97,9 +102,19 @@ def test_stages_chain_through_default_folders(preset, method, refine):
         masks = osp.join(work_dir_of(irn), 'masks')
     else:
         assert irn not in names
-    seg_train = stages[-2]
+    # the gen segmenter scores with DeepLab's test CRF, and again without
+    # it; the VOC DeepLabV3+ has none
+    seg = stages[-3:] if preset == 'gen' else stages[-2:]
+    seg_train, seg_test = seg[:2]
     assert seg_train.opts == (f'train_dataloader.dataset.mask_dir={masks}', )
-    assert [s.kind for s in stages[-2:]] == ['segmenter'] * 2
+    assert [s.kind for s in seg] == ['segmenter'] * len(seg)
+    assert seg_test.ckpt_of == seg_test.work == seg_train.work
+    assert m.segmenter_crf == (preset == 'gen')
+    if preset == 'gen':
+        no_crf = seg[2]
+        assert (no_crf.tool, no_crf.ckpt_of) == ('test', seg_train.work)
+        assert no_crf.work == osp.join(seg_train.work, NO_CRF)
+        assert no_crf.after == (len(stages) - 3, )  # the training
     if method != 'cam':  # on VOC, ReCAM's: CAM with layer1-2 trained
         assert m.start(method) == (
             'cam_l12' if (preset, method) == ('voc', 'recam') else 'cam')
@@ -215,11 +230,13 @@ def test_advcam_stages_test_cams_checkpoint_in_own_folders(preset):
     cam_dir = work_dir_of(m.config('cam', 'classifier'))
     stages = m.stages('advcam', 'irn', seed=3)
     # no classifier training; the later stages as every method's
+    # (the gen segmenter's test without its test CRF last)
+    no_crf = [('test', seg)] if preset == 'gen' else []
     assert [(s.tool, s.config) for s in stages] == [
         ('test', cls), ('test', cams), ('test', crf), ('train', irn),
-        ('test', irn), ('train', seg), ('test', seg)]
+        ('test', irn), ('train', seg), ('test', seg)] + no_crf
     assert [s.after for s in stages] == [(), (), (0, 1), (2, ), (3, ),
-                                         (4, ), (5, )]
+                                         (4, ), (5, )] + [(5, )] * len(no_crf)
     seeds, cam_files = stages[:2]
     # the seeds and the CAM files: AdvCAM's test mode on cam's checkpoint,
     assert seeds.ckpt_of == cam_files.ckpt_of == cam_dir == \
@@ -291,7 +308,7 @@ def test_graph_and_commands_of_the_cam_started_methods(tmp_path):
     # byte before and after changes)
     assert list(rows['cam']) == ['seed_miou', 'seed_threshold',
                                  'pseudo_crf_miou', 'pseudo_irn_miou',
-                                 'seg_val_miou']
+                                 'seg_val_miou', 'seg_val_miou_no_crf']
 
 
 def test_until_and_the_fixed_threshold_column(tmp_path):
@@ -536,17 +553,24 @@ def test_whole_pipeline_on_a_tiny_preset(tiny_run):
              '.mask_params.json').read_text())
         assert params['thresholds_from_seeds']['best_threshold'] == \
             pytest.approx(pick_metric(seeds, 'best_threshold'))
+    # the segmenter scored with DeepLab's test CRF, then without it
+    for method in ('cam', 'c2am'):
+        seg = tmp_path / 'work_dirs' / f'seg_{method}_irn'
+        assert (seg / 'no_crf' / 'test_metrics.json').is_file()
+    assert 'test deeplabv3plus_r18w32-d16_gen_pseudo -> seg_cam_irn/no_crf' \
+        in ret.stdout
+    assert '| segmenter without test CRF |' in ret.stdout
     # a second run finds every stage done
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
                            timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
     assert 'failed' not in again.stdout
-    assert again.stdout.count('done before, skipped') == 16, again.stdout
+    assert again.stdout.count('done before, skipped') == 18, again.stdout
     # nothing ran: the figure of the first run is kept, not drawn again
     assert f'figure: {tmp_path / "figure.png"} (done before, kept)' in \
         again.stdout
     # progress: a line per stage with the time left, mmengine's lines
-    assert re.search(r'train cam_r18_gen: finished in \d+ s \| \d+/16 '
+    assert re.search(r'train cam_r18_gen: finished in \d+ s \| \d+/18 '
                      r'stages done, elapsed \d+:\d\d, about \d+:\d\d left',
                      ret.stdout), ret.stdout
     assert re.search(r'    train cam_r18_gen: Epoch\(train\)', ret.stdout)

@@ -23,7 +23,15 @@ from .engine import (
                    check_cfg_options,
                    clock,
 )
-from .methods import FIELDS, SMOKE_FIELDS, Methods, pipeline_file, presets
+from .methods import (
+                   FIELDS,
+                   NO_CRF,
+                   SMOKE_FIELDS,
+                   Methods,
+                   has_test_crf,
+                   pipeline_file,
+                   presets,
+)
 from .results import (
                    COLUMNS,
                    fmt,
@@ -42,7 +50,8 @@ __all__ = [
     'Engine',
     'Failure', 'FIELDS', 'fmt', 'fmt_mean_std', 'generate_command',
     'generator_options', 'image_sizes', 'KINDS', 'link_data', 'mean_std', 'method_rows',
-    'Methods', 'methods_table', 'pipeline_file', 'prepare_generated',
+    'Methods', 'methods_table', 'NO_CRF', 'has_test_crf', 'pipeline_file',
+    'prepare_generated',
     'presets', 'read_metrics', 'ROOT', 'runs_mean_std', 'SMOKE_FIELDS',
     'Stage', 'StageRun',
     'until', 'work_dir_of'

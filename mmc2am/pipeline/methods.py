@@ -57,6 +57,18 @@ def presets() -> List[str]:
         osp.join(CONFIG_ROOT, 'pipelines', '*.py')))
 
 
+#: The sub-folder of a segmenter's work dir where its test without the
+#: test-time CRF writes (segmenter configs with ``model.test_cfg.crf``).
+NO_CRF = 'no_crf'
+
+
+def has_test_crf(config: str) -> bool:
+    """Whether a segmenter config scores with a test-time dense CRF
+    (``model.test_cfg.crf`` set, :class:`mmc2am.models.CRFEncoderDecoder`)."""
+    cfg = Config.fromfile(config, import_custom_modules=False)
+    return (cfg.model.get('test_cfg') or {}).get('crf') is not None
+
+
 class Methods:
     """The methods of one pipeline config and the stages of each.
 
@@ -79,6 +91,7 @@ class Methods:
         self.data_root: str = cfg.data_root
         self.generate_data: bool = bool(cfg.get('generate_data', False))
         self.segmenter: str = self._resolve(cfg.segmenter)
+        self.segmenter_crf: bool = has_test_crf(find_config(self.segmenter))
         self.reference: str = cfg.get('reference', next(iter(self.entries)))
         self.default_methods: List[str] = list(
             cfg.get('default_methods', [self.reference]))
@@ -277,6 +290,12 @@ class Methods:
             Stage('test', self.segmenter, seg_dir, work_dir=seg_dir,
                   after=(len(out), ), kind='segmenter'),  # val mIoU
         ]
+        if self.segmenter_crf:  # the same checkpoint without the test CRF
+            out.append(
+                Stage('test', self.segmenter, seg_dir,
+                      work_dir=osp.join(seg_dir, NO_CRF),
+                      opts=('model.test_cfg.crf=None', ),
+                      after=(len(out) - 2, ), kind='segmenter'))
         return out
 
     # several methods ----------------------------------------------------

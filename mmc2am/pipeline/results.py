@@ -6,14 +6,14 @@ import statistics
 from typing import Dict, List, Optional, Sequence
 
 from ..utils.io import latest_seed_sweep, pick_metric, seed_miou_at
-from .methods import Methods
+from .methods import NO_CRF, Methods
 from .stage import work_dir_of
 
 #: The columns of the methods table (:func:`methods_table`) and their
 #: digits, in order; ``seed_fixed_miou`` only with a fixed threshold.
 COLUMNS = (('seed_miou', 1), ('seed_fixed_miou', 1), ('seed_threshold', 2),
            ('pseudo_crf_miou', 1), ('pseudo_irn_miou', 1),
-           ('seg_val_miou', 1))
+           ('seg_val_miou', 1), ('seg_val_miou_no_crf', 1))
 
 
 def read_metrics(path: str) -> Optional[dict]:
@@ -75,6 +75,10 @@ def method_rows(folder: str, methods: Methods, keys: Sequence[str],
             pseudo_irn_miou=metric(methods.config(method, 'irn'), 'mIoU'),
             seg_val_miou=metric(methods.segmenter, 'mIoU',
                                 methods.segmenter_dir(method, refine)))
+        if methods.segmenter_crf:
+            rows[method]['seg_val_miou_no_crf'] = metric(
+                methods.segmenter, 'mIoU',
+                osp.join(methods.segmenter_dir(method, refine), NO_CRF))
         if fixed_thr is not None:
             sweep = latest_seed_sweep(osp.join(folder, work_dir_of(cls)))
             rows[method]['seed_fixed_miou'] = None if sweep is None \
@@ -96,7 +100,9 @@ def methods_table(rows: Dict[str, dict], names: Dict[str, str],
         seed_threshold='best bg threshold',
         pseudo_crf_miou='pseudo-mask mIoU, CRF (train)',
         pseudo_irn_miou='pseudo-mask mIoU, IRN (train)',
-        seg_val_miou=f'segmenter mIoU (val), {refine.upper()} masks')
+        seg_val_miou=f'segmenter mIoU (val), {refine.upper()} masks',
+        seg_val_miou_no_crf='segmenter without test CRF' if any(
+            'seg_val_miou_no_crf' in r for r in rows.values()) else None)
     columns = [(k, d) for k, d in COLUMNS if heads[k] is not None]
     method = 'method' if runs == 1 else f'method ({runs} seeds)'
     lines = ['| ' + ' | '.join([method] + [heads[k] for k, _ in columns]) +

@@ -43,10 +43,13 @@ class Stage(NamedTuple):
 
     @property
     def name(self) -> str:
-        """``'<tool> <config stem>'``, with ``' -> <work dir name>'`` when
-        the work dir is not the config's (one config in several folders)."""
+        """``'<tool> <config stem>'``, with ``' -> <work dir>'`` when the
+        work dir is not the config's (one config in several folders); the
+        work dir is named below ``work_dirs`` (``seg_cam_crf/no_crf``)."""
         name = f'{self.tool} {self.stem}'
-        folder = osp.basename(osp.normpath(self.work))
+        work = osp.normpath(self.work)
+        folder = osp.relpath(work, 'work_dirs') if work.startswith(
+            'work_dirs' + osp.sep) else osp.basename(work)
         return name if folder == self.stem else f'{name} -> {folder}'
 
     @property
