@@ -58,6 +58,12 @@ methods = dict(
     # RCA without saliency (configs/rca/README.md): trains from random init
     # like CAM
     rca=dict(name='RCA', classifier='rca_r18_gen.py'),
+    # CDA-style object-context recombination (issue 26): plain CAM
+    # fine-tuned with PasteObjects, its object bank from CAM's masks (the
+    # pipeline waits for them; --refine irn: IRN's)
+    paste=dict(
+        name='CAM + paste', start='cam', classifier='cam_r18_gen_paste.py',
+        start_masks='train_dataloader.dataset.pipeline.1.mask_dir'),
 )
 # stages side by side (--jobs' default, at most the CPU count), each with
 # one CPU thread (OMP_NUM_THREADS=1 unless set): the tiny CPU models gain
