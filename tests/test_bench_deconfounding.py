@@ -490,3 +490,375 @@ def test_schedule_with_conta_rounds_skips_the_repeated_crf_stages(
     assert 'conta_round2' in saved['strengths']['0.5']['rows']
     text = (tmp_path / 'w' / 'deconfounding.md').read_text()
     assert '| CONTA round 2 | 44.0 (0.50) | +4.0 | - |' in text
+
+
+# issue 26: the data interventions, their oracle, their rounds, the spill
+
+INTERVENTION_CONFIGS = {
+    'erase': ('cam_r18_gen_erase.py', ['EraseObjects']),
+    'paste': ('cam_r18_gen_paste.py', ['PasteObjects']),
+    'erase_paste': ('cam_r18_gen_erase_paste.py',
+                    ['EraseObjects', 'PasteObjects']),
+}
+
+
+def _readers(cfg):
+    """The (type, mask_dir) of the mask-reading transforms of a config."""
+    return [(t.type, t.mask_dir) for t in cfg.train_dataloader.dataset.pipeline
+            if t.type in ('EraseObjects', 'PasteObjects')]
+
+
+def test_intervention_forms_read_the_start_points_crf_masks():
+    assert set(bd.INTERVENTIONS) == set(INTERVENTION_CONFIGS)
+    assert bd.parse_args([]).forms == bd.DEFAULT_FORMS  # issue 17's six
+    crf_masks = osp.join(work_dir_of(bd.CRF), 'masks')
+    for form, (config, types) in INTERVENTION_CONFIGS.items():
+        assert bd.FORMS[form][0] == config
+        cfg = _cfg(config)
+        # right after LoadImageFromFile, erase before paste
+        assert [t.type for t in cfg.train_dataloader.dataset.pipeline][
+            :1 + len(types)] == ['LoadImageFromFile'] + types
+        assert _readers(cfg) == [(t, crf_masks) for t in types]
+        assert bd.mask_keys(config) == tuple(
+            f'train_dataloader.dataset.pipeline.{i}.mask_dir'
+            for i in range(1, 1 + len(types)))
+        # the control's lr, epochs, start point and test: nothing to match
+        assert bd.matching(config) == ((), (), ())
+        assert cfg.load_from == _cfg('cam_r18_gen_ft.py').load_from
+    # the forms without a mask-reading transform: CONTA's hook only
+    assert bd.mask_keys(bd.CONTA) == ('custom_hooks.0.mask_dir', )
+    for form in ('control', 'c2am', 'c2am_spatial', 'context'):
+        assert bd.mask_keys(bd.FORMS[form][0]) == ()
+    # the new forms' train and test stages, as every form's
+    stages = bd.sequence(0, ['control', 'paste', 'erase_paste'], '5e-3')
+    assert [(s.tool, s.config, s.work_dir) for s in stages[4:]] == [
+        ('train', 'cam_r18_gen_ft.py', 'work_dirs/cam_r18_gen_ft'),
+        ('test', 'cam_r18_gen_ft.py', 'work_dirs/cam_r18_gen_ft'),
+        ('train', 'cam_r18_gen_paste.py', 'work_dirs/cam_r18_gen_paste'),
+        ('test', 'cam_r18_gen_paste.py', 'work_dirs/cam_r18_gen_paste'),
+        ('train', 'cam_r18_gen_erase_paste.py',
+         'work_dirs/cam_r18_gen_erase_paste'),
+        ('test', 'cam_r18_gen_erase_paste.py',
+         'work_dirs/cam_r18_gen_erase_paste')]
+    assert stages[7].ckpt_of == stages[6].work_dir
+    assert [bd.expected(s) for s in stages[6::2]] == [
+        bd.EXPECTED[('train', 'cam_r18_gen_paste')],
+        bd.EXPECTED[('train', 'cam_r18_gen_erase_paste')]]
+
+
+def test_oracle_points_every_intervention_at_the_ground_truth(tmp_path):
+    forms = ['control', 'erase', 'paste', 'erase_paste']
+    base = bd.sequence(1, forms, '5e-3')
+    stages = bd.sequence(1, forms, '5e-3', oracle=True)
+    assert stages[:len(base)] == base  # the oracle rows come after
+    extra = stages[len(base):]
+    assert len(extra) == 2 * 3
+    gt = 'data/gen_voc/VOC2012/SegmentationClassAug'
+    assert bd.GT_MASKS == gt
+    for (form, (config, types)), train, test in zip(
+            INTERVENTION_CONFIGS.items(), extra[::2], extra[1::2]):
+        work = f'work_dirs/{config[:-3]}_oracle'
+        assert (train.tool, train.config, train.work_dir) == (
+            'train', config, work)
+        assert (test.tool, test.config, test.work_dir, test.ckpt_of) == (
+            'test', config, work, work)
+        # the form's own options, then every mask reader on the truth
+        own = [s for s in base if s.config == config]
+        assert train.opts[:len(own[0].opts)] == own[0].opts
+        assert train.opts[len(own[0].opts):] == tuple(
+            f'{k}={gt}' for k in bd.mask_keys(config))
+        assert test.opts == own[1].opts
+        cfg = _merged(config, train.opts)
+        assert _readers(cfg) == [(t, gt) for t in types]
+        # the bank stays train_aug's (no val image from the truth)
+        for t in cfg.train_dataloader.dataset.pipeline:
+            if t.type == 'PasteObjects':
+                assert t.ann_file.endswith('trainaug.txt')
+        assert bd.row_work_dir(bd.oracle_name(form)) == work
+        assert bd.row_dirs(f'{form}_oracle') == (
+            osp.basename(work), f'pseudo_mask_{form}_oracle')
+        assert bd.row_label(f'{form}_oracle').endswith(' (oracle)')
+    markers = [s.marker for s in stages]
+    assert len(set(markers)) == len(markers)
+    # a CRF chain of an oracle row reads its classifier and seed sweep
+    cams, masks = bd.crf_stages(1, 'paste_oracle')
+    assert (cams.config, cams.ckpt_of, cams.work_dir) == (
+        'cam_r18_gen_paste.py', 'work_dirs/cam_r18_gen_paste_oracle',
+        'work_dirs/paste_oracle_trainaug')
+    _crf_inputs(masks, 'work_dirs/paste_oracle_trainaug/cams',
+                'work_dirs/pseudo_mask_paste_oracle/masks',
+                'work_dirs/cam_r18_gen_paste_oracle/test_metrics.json')
+    assert bd.trained_rows(forms, True) == forms + [
+        'erase_oracle', 'paste_oracle', 'erase_paste_oracle']
+    with pytest.raises(ValueError, match='intervention'):
+        bd.form_stages(0, 'control', '5e-3', oracle=True)
+    # the paths are the generator's layout, relative to a seed folder whose
+    # data is the strength's data
+    from mmc2am.evaluation.metrics.context_spill_metric import read_contexts
+    from mmc2am.testing import generate_voc_dataset
+    generate_voc_dataset(str(tmp_path / bd.DATA), num_train=3, num_val=1,
+                         num_aug=2, classes=['cat', 'sheep'])
+    ids = (tmp_path / bd.DATA / 'ImageSets' / 'Segmentation' /
+           'trainaug.txt').read_text().split()
+    assert len(ids) == 5
+    for i in ids:
+        assert (tmp_path / gt / f'{i}.png').is_file()
+        assert (tmp_path / 'data/gen_voc/VOC2012/JPEGImages' /
+                f'{i}.jpg').is_file()
+    assert set(ids) <= set(read_contexts(str(tmp_path / bd.META)))
+    assert _cfg('cam_r18_gen_paste.py').train_dataloader.dataset \
+        .data_root == bd.DATA
+
+
+def test_intervention_rounds_feed_the_next_rounds_masks():
+    forms = ['control', 'erase', 'paste', 'erase_paste']
+    base = bd.sequence(2, forms, '5e-3')
+    stages = bd.sequence(2, forms, '5e-3', intervention_rounds=3)
+    assert stages[:len(base)] == base  # the rounds come after the forms
+    rounds = stages[len(base):]
+    assert len(rounds) == 3 * 2 * 4
+    for i, form in enumerate(INTERVENTION_CONFIGS):
+        config = bd.FORMS[form][0]
+        own = rounds[8 * i:8 * (i + 1)]
+        assert [(s.tool, s.config, s.work_dir, s.ckpt_of) for s in own] == [
+            ('test', config, f'work_dirs/{form}_trainaug',
+             work_dir_of(config)),
+            ('test', 'crf_gen_cam.py', f'work_dirs/pseudo_mask_{form}',
+             None),
+            ('train', config, f'work_dirs/{form}_round2', None),
+            ('test', config, f'work_dirs/{form}_round2',
+             f'work_dirs/{form}_round2'),
+            ('test', config, f'work_dirs/{form}_round2_trainaug',
+             f'work_dirs/{form}_round2'),
+            ('test', 'crf_gen_cam.py',
+             f'work_dirs/pseudo_mask_{form}_round2', None),
+            ('train', config, f'work_dirs/{form}_round3', None),
+            ('test', config, f'work_dirs/{form}_round3',
+             f'work_dirs/{form}_round3')]
+        # round 2's input is the CRF phase's chain of the form (one marker)
+        assert own[:2] == bd.crf_stages(2, form)
+        _crf_inputs(own[5], f'work_dirs/{form}_round2_trainaug/cams',
+                    f'work_dirs/pseudo_mask_{form}_round2/masks',
+                    f'work_dirs/{form}_round2/test_metrics.json')
+        round1_train, round1_test = [s for s in base if s.config == config]
+        for train, test, masks in ((own[2], own[3], own[1]),
+                                   (own[6], own[7], own[5])):
+            # every mask reader (erase masks and paste bank) on the
+            # previous round's masks; round 1's options otherwise
+            opts = tuple(f'{k}={masks.work_dir}/masks'
+                         for k in bd.mask_keys(config))
+            assert train.opts == round1_train.opts + opts
+            assert _readers(_merged(config, train.opts)) == [
+                (t, f'{masks.work_dir}/masks')
+                for t in INTERVENTION_CONFIGS[form][1]]
+            assert test.opts == round1_test.opts
+    # every input is made by an earlier stage; every marker is its own
+    made = set()
+    for s in stages:
+        if s.ckpt_of:
+            assert s.ckpt_of in made, s
+        for o in s.opts:
+            if '.mask_dir=work_dirs/' in o:
+                assert o.split('=', 1)[1][:-len('/masks')] in made, s
+        made.add(s.work_dir)
+    markers = [s.marker for s in stages]
+    assert len(set(markers)) == len(markers)
+    assert bd.table_rows(forms, 1, 3, True) == [
+        'start', 'control', 'erase', 'erase_round2', 'erase_round3',
+        'erase_oracle', 'paste', 'paste_round2', 'paste_round3',
+        'paste_oracle', 'erase_paste', 'erase_paste_round2',
+        'erase_paste_round3', 'erase_paste_oracle']
+    assert [bd.row_label(r) for r in ('erase_round2', 'paste_oracle',
+                                      'erase_paste_round3', 'conta_round2')
+            ] == ['erase round 2', 'paste (oracle)', 'erase + paste round 3',
+                  'CONTA round 2']
+    assert bd.parse_row('erase_paste_round2') == ('erase_paste', 2, False)
+    with pytest.raises(ValueError, match='intervention'):
+        bd.sequence(0, ['control', 'conta'], '5e-3', intervention_rounds=2)
+    with pytest.raises(ValueError, match='reads no masks'):
+        bd.round_stages(0, 'control', 2, '5e-3')
+
+
+def test_seed_tests_measure_the_spill(tmp_path):
+    """The seed tests run a copy of their config with ContextSpillMetric
+    beside SeedMetric, of the same stem: the same marker, work dir and
+    --cfg-options of the stem."""
+    bench = bd.Bench(bd.parse_args(['--work-dir', str(tmp_path / 'w'),
+                                    '--spill-thr', '0.4']))
+    forms = ['control', 'conta', 'paste']
+    plain = bd.sequence(0, forms, '5e-3', conta_rounds=2, oracle=True,
+                        intervention_rounds=2)
+    spill = bd.sequence(0, forms, '5e-3', conta_rounds=2, oracle=True,
+                        intervention_rounds=2,
+                        test_config=bench.test_config)
+    assert len(spill) == len(plain)
+    n = 0
+    for a, b in zip(plain, spill):
+        assert a._replace(config='') == b._replace(config='')
+        assert (a.stem, a.marker, a.name) == (b.stem, b.marker, b.name)
+        seed_test = a.tool == 'test' and a.ckpt_of == a.work_dir
+        if not seed_test:  # training, CAM files, CRF: unchanged
+            assert a.config == b.config
+            continue
+        n += 1
+        assert b.config == str(tmp_path / 'w' / 'spill_configs' /
+                               f'{a.stem}.py')
+        cfg = Config.fromfile(b.config)
+        assert cfg.test_evaluator == [
+            _cfg(a.config).test_evaluator,
+            dict(type='ContextSpillMetric', thr=0.4,
+                 meta_file='data/gen_voc/VOC2012/meta.json')]
+        ref = _cfg(a.config)
+        cfg.pop('test_evaluator'), ref.pop('test_evaluator')
+        assert cfg.to_dict() == ref.to_dict()
+        # the command: the copy, the checkpoint, the stem's options
+        ckpt = tmp_path / b.ckpt_of / 'last_checkpoint'
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        ckpt.write_text('/c.pth')
+        cmd = Engine(cfg_options=[f'{a.stem}:x=1']).command(b, str(tmp_path))
+        assert cmd[2:4] == [b.config, '/c.pth']
+        assert cmd[cmd.index('--work-dir') + 1] == a.work_dir
+        assert cmd[cmd.index('--cfg-options') + 1:] == [*a.opts, 'x=1']
+    # start, control, conta, paste, paste oracle, CONTA and paste round 2
+    assert n == 7
+    from mmc2am.registry import METRICS
+    assert METRICS.get('ContextSpillMetric') is not None
+
+
+def _spill_metrics(tmp_path, rows, seeds):
+    for s in seeds:
+        wd = tmp_path / 'p0.8' / f'seed{s}' / 'work_dirs'
+        for d, (miou, spill, ctx) in rows.items():
+            m = {'mIoU': miou + s, 'best_threshold': 0.5}
+            if spill is not None:
+                m.update(spill=spill + s, context_spill=ctx)
+            _write(wd / d / 'test_metrics.json', m)
+        _write(wd / 'crf_gen_cam' / 'test_metrics.json', {'mIoU': 50.0})
+        _write(wd / 'pseudo_mask_paste' / 'test_metrics.json',
+               {'mIoU': 60.0})
+        _write(wd / 'pseudo_mask_paste_oracle' / 'test_metrics.json',
+               {'mIoU': 66.0})
+
+
+def test_table_with_spill_oracle_and_rounds(tmp_path):
+    forms = ['control', 'paste']
+    seeds = [0, 1]
+    _spill_metrics(tmp_path, {
+        'cam_r18_gen': (30.0, 80.0, 50.0),
+        'cam_r18_gen_ft': (40.0, 70.0, 40.0),
+        'cam_r18_gen_paste': (42.0, 60.0, 30.0),
+        'paste_round2': (43.0, 55.0, 28.0),
+        'cam_r18_gen_paste_oracle': (45.0, 50.0, 20.0)}, seeds)
+    values = bd.seed_values(str(tmp_path), 0.8, seeds, forms, 1, 2, True)
+    assert values['paste_oracle'][1] == dict(
+        seed_miou=46.0, best_threshold=0.5, crf_miou=66.0, spill=51.0,
+        context_spill=20.0)
+    assert bd.best_forms(values, bd.trained_rows(forms, True), 1) == [
+        'paste_oracle']
+    out = bd.summarise(values, forms, ['paste_oracle'], 1, 2, True)
+    rows = out['rows']
+    assert list(rows) == ['start', 'control', 'paste', 'paste_round2',
+                          'paste_oracle']
+    assert rows['paste']['spill']['mean'] == pytest.approx(60.5)
+    assert rows['paste']['context_spill']['mean'] == pytest.approx(30.0)
+    # a round's masks feed the next: CRF of the form and its rounds
+    assert rows['paste']['crf_miou']['mean'] == pytest.approx(60.0)
+    assert rows['paste_oracle']['crf_miou']['mean'] == pytest.approx(66.0)
+    assert rows['control']['crf_miou'] is None
+    result = dict(settings=dict(
+        context_probs=[0.8], seeds=seeds, lr='5e-3', forms=forms,
+        conta_rounds=1, intervention_rounds=2, oracle=True, spill_thr=0.5,
+        crf_best=1, test_scales=[1.0], fine_tuning_epochs=5, overrides=[],
+        cfg_options=[]), strengths={'0.8': out})
+    lines = bd.table(result).splitlines()
+    assert lines[0] == ('| form | p=0.8: seed mIoU (t*) | p=0.8: spill | '
+                        'p=0.8: context spill | p=0.8: vs control | '
+                        'p=0.8: CRF mIoU |')
+    assert lines[2:7] == [
+        '| start (plain CAM, 15 epochs, its own 4 test scales) | 30.5 +- '
+        '0.7 (0.50) | 80.5 +- 0.7 | 50.0 +- 0.0 | -10.0 +- 0.0 | 50.0 +- '
+        '0.0 |',
+        '| control (plain fine-tuning) | 40.5 +- 0.7 (0.50) | 70.5 +- 0.7 | '
+        '40.0 +- 0.0 | - | - |',
+        '| paste (pasted objects) | 42.5 +- 0.7 (0.50) | 60.5 +- 0.7 | 30.0 '
+        '+- 0.0 | +2.0 +- 0.0 | 60.0 +- 0.0 |',
+        '| paste round 2 | 43.5 +- 0.7 (0.50) | 55.5 +- 0.7 | 28.0 +- 0.0 | '
+        '+3.0 +- 0.0 | - |',
+        '| paste (oracle) | 45.5 +- 0.7 (0.50) | 50.5 +- 0.7 | 20.0 +- 0.0 '
+        '| +5.0 +- 0.0 | 66.0 +- 0.0 |']
+    text = '\n'.join(lines)
+    assert 'CAM mass above 0.5 (the same for every row)' in text
+    assert '<form> round k (2..2)' in text and '(oracle): ' in text
+    # an earlier run's metrics without the spill: no spill columns
+    _spill_metrics(tmp_path, {'cam_r18_gen': (30.0, None, None),
+                              'cam_r18_gen_ft': (40.0, None, None)}, seeds)
+    values = bd.seed_values(str(tmp_path), 0.8, seeds, ['control'])
+    assert values['control'][0] == dict(seed_miou=40.0, best_threshold=0.5,
+                                        crf_miou=None)
+    result['strengths']['0.8'] = bd.summarise(values, ['control'], [])
+    result['settings'].update(forms=['control'], intervention_rounds=1,
+                              oracle=False)
+    assert 'spill' not in bd.table(result).splitlines()[0]
+
+
+def test_new_options():
+    args = bd.parse_args([])
+    assert (args.intervention_rounds, args.oracle, args.spill_thr) == (
+        1, False, 0.5)
+    args = bd.parse_args(['--forms', 'paste', 'control', 'erase_paste',
+                          '--oracle', '--intervention-rounds', '2'])
+    assert args.forms == ['control', 'paste', 'erase_paste']
+    assert args.oracle and args.intervention_rounds == 2
+    for bad in (['--oracle', '--forms', 'control', 'c2am'],
+                ['--intervention-rounds', '2', '--forms', 'conta'],
+                ['--forms', 'paste', '--intervention-rounds', '0'],
+                ['--spill-thr', '1.0']):
+        with pytest.raises(SystemExit):
+            bd.parse_args(bad)
+
+
+def test_schedule_of_the_interventions_with_oracle_and_rounds(
+        tmp_path, monkeypatch):
+    """The scheduler with fake stages that write the seed tests' spill:
+    oracle rows compete for the CRF phase; the rounds' CRF chains that the
+    CRF phase repeats run once."""
+    score = dict(cam_r18_gen=30.0, cam_r18_gen_ft=40.0,
+                 cam_r18_gen_paste=42.0, cam_r18_gen_paste_oracle=47.0,
+                 paste_round2=44.0)
+    ran = []
+
+    def start(self, stage, folder, name):
+        ran.append((name, stage))
+        if stage.tool == 'test':
+            metrics = {'mIoU': score.get(osp.basename(stage.work), 60.0),
+                       'best_threshold': 0.5}
+            if 'spill_configs' in stage.config:
+                metrics.update(spill=33.0, context_spill=11.0)
+            _write(Path(folder, stage.work, 'test_metrics.json'), metrics)
+        return EndedRun()
+
+    monkeypatch.setattr(Engine, 'start', start)
+    monkeypatch.setattr(bd.Bench, 'data', lambda self, prob: None)
+    result = _bench([
+        '--work-dir', str(tmp_path / 'w'), '--context-probs', '0.8',
+        '--seeds', '0', '--forms', 'control', 'paste', '--oracle',
+        '--intervention-rounds', '2', '--crf-best', '2'])()
+    # start, control, paste, paste oracle, paste's round 2 (its input
+    # chain included), then the CRF of paste_oracle (paste's: done)
+    assert len(ran) == 4 + 2 * 3 + 4 + 2
+    st = result['strengths']['0.8']
+    assert st['crf_forms'] == ['paste_oracle', 'paste']
+    assert [n for n, _ in ran][-2:] == [
+        'p0.8 seed0 paste_oracle test cam_r18_gen_paste -> '
+        'paste_oracle_trainaug',
+        'p0.8 seed0 paste_oracle test crf_gen_cam -> pseudo_mask_paste_oracle']
+    assert st['rows']['paste_oracle']['diff_to_control']['mean'] == \
+        pytest.approx(7.0)
+    assert st['rows']['paste_round2']['spill']['mean'] == pytest.approx(33.0)
+    saved = json.loads((tmp_path / 'w' / 'deconfounding.json').read_text())
+    assert saved['settings']['oracle'] is True
+    assert saved['settings']['intervention_rounds'] == 2
+    text = (tmp_path / 'w' / 'deconfounding.md').read_text()
+    assert '| paste (oracle) | 47.0 (0.50) | 33.0 | 11.0 | +7.0 | 60.0 |' \
+        in text
+    assert '| paste round 2 | 44.0 (0.50) | 33.0 | 11.0 | +4.0 | - |' in text
