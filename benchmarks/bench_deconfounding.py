@@ -27,40 +27,40 @@ plain-CAM start point by
   paste),
 
 (``--forms``' default: the six forms of issue 17, without ``paste`` and
-``erase_paste``) at three strengths of the data's confounding (the
-generator's context co-occurrence ``--context-probs``, default 0.5 / 0.8 /
-0.95: the probability that an image's background is its first object's
-class context), with several training seeds each (``randomness.seed`` of every classifier stage,
-the start point included). ``--conta-rounds N`` (default 1) iterates CONTA
-as its paper does (classifier -> pseudo-masks -> confounder set ->
-classifier): for k = 2..N, after the forms, the CAM files of train_aug and
-CRF pseudo-masks of round k-1's CONTA classifier (thresholds from its own
-seed sweep; ``work_dirs/conta_trainaug``, ``pseudo_mask_conta`` for round 1,
+``erase_paste``) at three strengths of the data's confounding (the generator's
+context co-occurrence ``--context-probs``, default 0.5 / 0.8 / 0.95: the
+probability that an image's background is its first object's class context),
+with several training seeds each (``randomness.seed`` of every classifier
+stage, the start point included). ``--conta-rounds N`` (default 1) iterates
+CONTA as its paper does (classifier -> pseudo-masks -> confounder set ->
+classifier): for k = 2..N, after the forms, the CAM files of train_aug and CRF
+pseudo-masks of round k-1's CONTA classifier (thresholds from its own seed
+sweep; ``work_dirs/conta_trainaug``, ``pseudo_mask_conta`` for round 1,
 ``conta_round<k>_trainaug``, ``pseudo_mask_conta_round<k>`` after), then
-``conta_r18_gen.py`` trained in ``work_dirs/conta_round<k>`` with the
-hook's ``mask_dir`` on those masks, from the same start point (its
-``load_from``) with round 1's lr, epochs and test scales, and its seed test;
-a row "CONTA round k" each. ``--intervention-rounds N`` (default 1)
-does the same for the intervention forms (``erase``, ``paste``,
-``erase_paste`` among ``--forms``), with the same stages: round k's CRF
-pseudo-masks (``work_dirs/pseudo_mask_<form>`` for round 1,
-``pseudo_mask_<form>_round<k>`` after) are round k+1's erase masks and
-paste bank (every ``EraseObjects`` / ``PasteObjects`` ``mask_dir``,
-trained in ``work_dirs/<form>_round<k>``); rows "<form> round k".
-``--oracle`` (never a default) also trains each intervention form with the
-generated ground truth (``data/gen_voc/VOC2012/SegmentationClassAug``; the
-paste bank stays train_aug's) as its masks instead of the start point's CRF
-masks, in ``work_dirs/<config stem>_oracle``: rows "(oracle)", the
-intervention's ceiling. Every form fine-tunes for the same epochs (5, as
-``c2am_r18_gen.py``: 75 steps of 16 images on the default data) at the same
-lr (``--lr``, ``optim_wrapper.optimizer.lr``, head x10 in every config), and
-is tested with the same scales (``c2am_r18_gen.py``'s six,
-``model.test_cfg.scales``, passed where a config has others: ``conta_r18_gen``
-inherits ``cam_r18_gen``'s four). The default lr, 5e-3, is 10x the configs'
-5e-4: at the configs' lr the fine-tuning barely moves the weights and the
-forms changed the seed mIoU by less than 0.5 (measured before:
-``configs/README.md``, issue 10), so that lr cannot tell them apart;
-``--lr config`` keeps each config's own lr (CONTA's is 0.1).
+``conta_r18_gen.py`` trained in ``work_dirs/conta_round<k>`` with the hook's
+``mask_dir`` on those masks, from the same start point (its ``load_from``) with
+round 1's lr, epochs and test scales, and its seed test; a row "CONTA round k"
+each. ``--intervention-rounds N`` (default 1) does the same for the
+intervention forms (``erase``, ``paste``, ``erase_paste`` among ``--forms``),
+with the same stages: round k's CRF pseudo-masks
+(``work_dirs/pseudo_mask_<form>`` for round 1, ``pseudo_mask_<form>_round<k>``
+after) are round k+1's erase masks and paste bank (every ``EraseObjects`` /
+``PasteObjects`` ``mask_dir``, trained in ``work_dirs/<form>_round<k>``); rows
+"<form> round k". ``--oracle`` (never a default) also trains each intervention
+form with the generated ground truth
+(``data/gen_voc/VOC2012/SegmentationClassAug``; the paste bank stays
+train_aug's) as its masks instead of the start point's CRF masks, in
+``work_dirs/<config stem>_oracle``: rows "(oracle)", the intervention's
+ceiling. Every form fine-tunes for the same epochs (5, as ``c2am_r18_gen.py``:
+75 steps of 16 images on the default data) at the same lr (``--lr``,
+``optim_wrapper.optimizer.lr``, head x10 in every config), and is tested with
+the same scales (``c2am_r18_gen.py``'s six, ``model.test_cfg.scales``, passed
+where a config has others: ``conta_r18_gen`` inherits ``cam_r18_gen``'s four).
+The default lr, 5e-3, is 10x the configs' 5e-4: at the configs' lr the
+fine-tuning barely moves the weights and the forms changed the seed mIoU by
+less than 0.5 (measured before: ``configs/README.md``, issue 10), so that lr
+cannot tell them apart; ``--lr config`` keeps each config's own lr (CONTA's
+is 0.1).
 
 The table (``<work-dir>/deconfounding.md`` / ``.json``, also printed) has a
 row per form and the start point (plain CAM, 15 epochs, tested with its own
