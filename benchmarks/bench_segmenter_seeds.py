@@ -20,11 +20,9 @@ one CPU thread each unless OMP_NUM_THREADS is set), and are skipped when
 run again (the engine's ``.done_*`` files). The table
 (``segseeds[_<tag>].md`` / ``.json`` in the work folder) is also printed.
 
-Full run, on the demo's masks (9 trainings of 1800 iterations, about 270 s
-each on an idle core: about 40 min with ``--jobs 1``, 21 min with
-``--jobs 2``; measured one at a time on the shared machine: 171-471 s each,
-42 min of training in all,
-benchmarks/README.md)::
+Full run, on the demo's masks (9 trainings of 2400 iterations, each tested
+with and without the test CRF: about 230 s per training two at a time,
+about 20 min with ``--jobs 2`` on 2026-12-03, benchmarks/README.md)::
 
     python tools/run_pipeline.py --work-dir work_dirs/demo --until masks
     OMP_NUM_THREADS=1 python benchmarks/bench_segmenter_seeds.py \\
