@@ -25,11 +25,16 @@ plain-CAM start point by
   pseudo-masks, feathered, union label),
 - ``erase_paste``: both (``cam_r18_gen_erase_paste.py``: erase, then
   paste),
+- ``wood``: W-OoD with the erase negatives as its OoD images (issue 26,
+  ``cam_r18_gen_wood.py``: erase's pipeline, the negatives hardened by one
+  anti-adversarial step and a distance loss to class / OoD centres of the
+  start model),
 
-(``--forms``' default: the six forms of issue 17, without ``paste`` and
-``erase_paste``) at three strengths of the data's confounding (the generator's
-context co-occurrence ``--context-probs``, default 0.5 / 0.8 / 0.95: the
-probability that an image's background is its first object's class context),
+(``--forms``' default: the six forms of issue 17, without ``paste``,
+``erase_paste`` and ``wood``) at three strengths of the data's confounding
+(the generator's context co-occurrence ``--context-probs``, default 0.5 /
+0.8 / 0.95: the probability that an image's background is its first
+object's class context),
 with several training seeds each (``randomness.seed`` of every classifier
 stage, the start point included). ``--conta-rounds N`` (default 1) iterates
 CONTA as its paper does (classifier -> pseudo-masks -> confounder set ->
@@ -41,8 +46,8 @@ sweep; ``work_dirs/conta_trainaug``, ``pseudo_mask_conta`` for round 1,
 ``mask_dir`` on those masks, from the same start point (its ``load_from``) with
 round 1's lr, epochs and test scales, and its seed test; a row "CONTA round k"
 each. ``--intervention-rounds N`` (default 1) does the same for the
-intervention forms (``erase``, ``paste``, ``erase_paste`` among ``--forms``),
-with the same stages: round k's CRF pseudo-masks
+intervention forms (``erase``, ``paste``, ``erase_paste``, ``wood`` among
+``--forms``), with the same stages: round k's CRF pseudo-masks
 (``work_dirs/pseudo_mask_<form>`` for round 1, ``pseudo_mask_<form>_round<k>``
 after) are round k+1's erase masks and paste bank (every ``EraseObjects`` /
 ``PasteObjects`` ``mask_dir``, trained in ``work_dirs/<form>_round<k>``); rows
@@ -181,14 +186,16 @@ FORMS: Dict[str, Tuple[str, str]] = {
     'erase': ('cam_r18_gen_erase.py', 'erase (context-only negatives)'),
     'paste': ('cam_r18_gen_paste.py', 'paste (pasted objects)'),
     'erase_paste': ('cam_r18_gen_erase_paste.py', 'erase + paste'),
+    'wood': ('cam_r18_gen_wood.py', 'erase + W-OoD (hardening, distance loss)'),
 }
 # --forms' default: issue 17's forms
 DEFAULT_FORMS = ['control', 'c2am', 'c2am_spatial', 'conta', 'context',
                  'erase']
 CONTA = FORMS['conta'][0]
 # the forms whose training pipeline reads pseudo-masks (EraseObjects,
-# PasteObjects): --oracle's and --intervention-rounds' forms
-INTERVENTIONS = ('erase', 'paste', 'erase_paste')
+# PasteObjects): --oracle's and --intervention-rounds' forms (wood: its
+# erase negatives are the OoD images of W-OoD, issue 26 build item 3)
+INTERVENTIONS = ('erase', 'paste', 'erase_paste', 'wood')
 # the components of a config that read the start point's masks
 MASK_READERS = ('ConfounderSetHook', 'EraseObjects', 'PasteObjects')
 ORACLE = '_oracle'  # row and work dir suffix of a form on the ground truth
@@ -530,6 +537,8 @@ EXPECTED = {
     # not measured: the control's plus the transforms' share
     ('train', 'cam_r18_gen_paste'): 50,
     ('train', 'cam_r18_gen_erase_paste'): 55,
+    # erase's, the centres' pass and the OoD images' second forward
+    ('train', 'cam_r18_gen_wood'): 65,
     ('trainaug', '*'): 60, ('crf', '*'): 9,
 }
 

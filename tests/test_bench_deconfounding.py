@@ -509,7 +509,8 @@ def _readers(cfg):
 
 
 def test_intervention_forms_read_the_start_points_crf_masks():
-    assert set(bd.INTERVENTIONS) == set(INTERVENTION_CONFIGS)
+    # wood: erase's pipeline plus W-OoD (test_wood_form_reads_erase_masks)
+    assert set(bd.INTERVENTIONS) == {*INTERVENTION_CONFIGS, 'wood'}
     assert bd.parse_args([]).forms == bd.DEFAULT_FORMS  # issue 17's six
     crf_masks = osp.join(work_dir_of(bd.CRF), 'masks')
     for form, (config, types) in INTERVENTION_CONFIGS.items():
@@ -544,6 +545,43 @@ def test_intervention_forms_read_the_start_points_crf_masks():
     assert [bd.expected(s) for s in stages[6::2]] == [
         bd.EXPECTED[('train', 'cam_r18_gen_paste')],
         bd.EXPECTED[('train', 'cam_r18_gen_erase_paste')]]
+
+
+def test_wood_form_reads_erase_masks():
+    """W-OoD (issue 26): an intervention form whose only mask reader is the
+    EraseObjects of its pipeline (its centres' hook reads no masks), so
+    --oracle and --intervention-rounds point that transform at their
+    masks."""
+    config = 'cam_r18_gen_wood.py'
+    assert bd.FORMS['wood'][0] == config and 'wood' in bd.INTERVENTIONS
+    assert 'wood' in bd.parse_args(['--forms', 'control', 'wood']).forms
+    cfg = _cfg(config)
+    crf_masks = osp.join(work_dir_of(bd.CRF), 'masks')
+    assert _readers(cfg) == [('EraseObjects', crf_masks)]
+    assert cfg.train_dataloader.dataset.pipeline[1].type == 'EraseObjects'
+    assert [h.type for h in cfg.custom_hooks] == ['WOoDCentresHook']
+    assert bd.mask_keys(config) == (
+        'train_dataloader.dataset.pipeline.1.mask_dir', )
+    assert bd.matching(config) == ((), (), ())
+    assert cfg.load_from == _cfg('cam_r18_gen_ft.py').load_from
+    stages = bd.sequence(0, ['control', 'wood'], '5e-3', oracle=True,
+                         intervention_rounds=2)
+    gt = bd.GT_MASKS
+    oracle = [s for s in stages if s.work_dir ==
+              'work_dirs/cam_r18_gen_wood_oracle' and s.tool == 'train']
+    assert len(oracle) == 1
+    assert _readers(_merged(config, oracle[0].opts)) == [
+        ('EraseObjects', gt)]
+    round2 = [s for s in stages if s.work_dir == 'work_dirs/wood_round2'
+              and s.tool == 'train']
+    assert len(round2) == 1
+    assert _readers(_merged(config, round2[0].opts)) == [
+        ('EraseObjects', 'work_dirs/pseudo_mask_wood/masks')]
+    assert [bd.row_label(r) for r in ('wood', 'wood_oracle', 'wood_round2')
+            ] == ['erase + W-OoD (hardening, distance loss)',
+                  'erase + W-OoD (oracle)', 'erase + W-OoD round 2']
+    assert bd.expected(round2[0]) == bd.EXPECTED[('train',
+                                                  'cam_r18_gen_wood')]
 
 
 def test_oracle_points_every_intervention_at_the_ground_truth(tmp_path):

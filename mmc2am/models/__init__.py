@@ -14,3 +14,7 @@ from .necks import *  # noqa
 from .seam_classifier import SEAMClassifier  # noqa: E402
 
 __all__ += ['SEAMClassifier']
+# W-OoD (issue 26)
+from .wood_classifier import WOoDClassifier  # noqa: E402
+
+__all__ += ['WOoDClassifier']

@@ -6,7 +6,8 @@ from .head_buffer_hook import HeadBufferHook
 from .mask_file_hook import MaskFileHook
 from .per_image_file_hook import PerImageFileHook
 from .rca_memory_hook import RCAMemoryHook
+from .wood_centres_hook import WOoDCentresHook
 
 __all__ = ['CAMFileHook', 'ConfounderSetHook', 'EpochSeedHook',
            'GlobalCAMHook', 'HeadBufferHook', 'MaskFileHook',
-           'PerImageFileHook', 'RCAMemoryHook']
+           'PerImageFileHook', 'RCAMemoryHook', 'WOoDCentresHook']
