@@ -200,12 +200,16 @@ def test_methods_and_their_start():
     assert gen.to_run(args.methods) == ['cam', 'recam', 'advcam']
     assert {m: gen.trains(m) for m in gen.keys} == dict(
         cam=True, c2am=True, c2am_spatial=True, recam=True, advcam=False,
-        rca=True, seam=True, conta_seam=True, paste=True)
+        rca=True, seam=True, conta_seam=True, paste=True, erase=True,
+        wood=True)
     assert [m for m in gen.keys if gen.start(m)] == [
-        'c2am', 'c2am_spatial', 'recam', 'advcam', 'conta_seam', 'paste']
-    # CAM + paste's object bank is its start's masks: it waits for them
-    assert gen.start_masks('paste') == \
-        'train_dataloader.dataset.pipeline.1.mask_dir'
+        'c2am', 'c2am_spatial', 'recam', 'advcam', 'conta_seam', 'paste',
+        'erase', 'wood']
+    # CAM + paste's object bank, CAM + erase's (and W-OoD's) erase masks
+    # are their start's masks: they wait for them
+    for m in ('paste', 'erase', 'wood'):
+        assert gen.start_masks(m) == \
+            'train_dataloader.dataset.pipeline.1.mask_dir'
     # CONTA+SEAM's round reads SEAM's masks: its training waits for them
     assert gen.start_masks('conta_seam') == 'custom_hooks.0.mask_dir'
     _, deps = gen.graph(['seam', 'conta_seam'], 'crf', 'masks')

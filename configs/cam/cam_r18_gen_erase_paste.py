@@ -12,7 +12,7 @@ _base_ = ['./cam_r18_gen_erase.py']
 
 # cam_r18_gen_paste.py's transform, unchanged (two bases that share the
 # control cannot both be inherited: mmengine refuses their duplicate keys;
-# tests/test_paste_configs.py checks that the two stay equal)
+# tests/test_intervention_configs.py checks that the two stay equal)
 paste = dict(
     type='PasteObjects',
     mask_dir='work_dirs/crf_gen_cam/masks',

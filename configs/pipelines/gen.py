@@ -64,6 +64,16 @@ methods = dict(
     paste=dict(
         name='CAM + paste', start='cam', classifier='cam_r18_gen_paste.py',
         start_masks='train_dataloader.dataset.pipeline.1.mask_dir'),
+    # issue 17's erase form (issue 26's best with pseudo-masks): plain CAM
+    # fine-tuned with context-only negatives, erased by CAM's masks
+    erase=dict(
+        name='CAM + erase', start='cam', classifier='cam_r18_gen_erase.py',
+        start_masks='train_dataloader.dataset.pipeline.1.mask_dir'),
+    # erase + W-OoD's hardening and distance loss (issue 26)
+    wood=dict(
+        name='CAM + erase + W-OoD', start='cam',
+        classifier='cam_r18_gen_wood.py',
+        start_masks='train_dataloader.dataset.pipeline.1.mask_dir'),
 )
 # stages side by side (--jobs' default, at most the CPU count), each with
 # one CPU thread (OMP_NUM_THREADS=1 unless set): the tiny CPU models gain

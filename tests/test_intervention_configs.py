@@ -1,7 +1,8 @@
-"""The paste configs of issue 26 (cam_r18_gen_paste.py, its CAM files,
-crf_gen_paste.py, irn_r18_gen_paste.py, cam_r18_gen_erase_paste.py) and the
-``paste`` method of ``tools/run_pipeline.py --methods`` (configs/pipelines/
-gen.py): the method passes the stage-chain checks that every method of
+"""The intervention configs of issue 26 (cam_r18_gen_paste.py, its CAM
+files, crf_gen_paste.py, irn_r18_gen_paste.py, cam_r18_gen_erase_paste.py;
+the same four for erase and wood) and the ``paste``, ``erase`` and ``wood``
+methods of ``tools/run_pipeline.py --methods`` (configs/pipelines/gen.py):
+each method passes the stage-chain checks that every method of
 tests/test_run_pipeline.py passes, and the transforms sit where the masks
 and the bank's objects align with the stored images."""
 import os.path as osp
@@ -24,35 +25,50 @@ def _pipeline(name):
     return _cfg(name).train_dataloader.dataset.pipeline
 
 
+# the issue-26 methods of tools/run_pipeline.py --methods: the transform
+# that reads CAM's masks, second in the training pipeline
+INTERVENTION_METHODS = dict(
+    paste='PasteObjects', erase='EraseObjects', wood='EraseObjects')
+
+
+@pytest.mark.parametrize('method', sorted(INTERVENTION_METHODS))
 @pytest.mark.parametrize('refine', ['crf', 'irn'])
-def test_paste_method_chains_through_default_folders(refine):
-    _chain('gen', 'paste', refine)
+def test_intervention_methods_chain_through_default_folders(method, refine):
+    _chain('gen', method, refine)
 
 
-def test_paste_method_waits_for_and_reads_cams_masks():
+@pytest.mark.parametrize('method', sorted(INTERVENTION_METHODS))
+def test_intervention_method_waits_for_and_reads_cams_masks(method):
     gen = PRESETS['gen']
-    assert gen.start('paste') == 'cam' and gen.trains('paste')
-    assert [gen.config('paste', f) for f in (
+    assert gen.start(method) == 'cam' and gen.trains(method)
+    assert [gen.config(method, f) for f in (
         'classifier', 'cams', 'crf', 'irn')] == [
-        'cam_r18_gen_paste.py', 'cam_r18_gen_paste_trainaug.py',
-        'crf_gen_paste.py', 'irn_r18_gen_paste.py']
+        f'cam_r18_gen_{method}.py', f'cam_r18_gen_{method}_trainaug.py',
+        f'crf_gen_{method}.py', f'irn_r18_gen_{method}.py']
     for refine in ('crf', 'irn'):
-        train = gen.stages('paste', refine)[0]
+        train = gen.stages(method, refine)[0]
         masks = gen.masks_dir('cam', refine)
         key = 'train_dataloader.dataset.pipeline.1.mask_dir'
         assert train.opts == (f'{key}={masks}', )
-        # the option reaches PasteObjects' mask_dir
-        cfg = _cfg('cam_r18_gen_paste.py')
+        # the option reaches the transform's mask_dir
+        cfg = _cfg(f'cam_r18_gen_{method}.py')
         cfg.merge_from_dict({key: masks})
         assert cfg.train_dataloader.dataset.pipeline[1].type == \
-            'PasteObjects'
+            INTERVENTION_METHODS[method]
         assert cfg.train_dataloader.dataset.pipeline[1].mask_dir == masks
         # the training waits for CAM's last mask stage
-        nodes, deps = gen.graph(['cam', 'paste'], refine)
-        assert ('cam', gen.masks_stage('cam', refine)) in deps['paste', 0]
+        nodes, deps = gen.graph(['cam', method], refine)
+        assert ('cam', gen.masks_stage('cam', refine)) in deps[method, 0]
     # the config's own default: CAM's CRF masks
-    assert _pipeline('cam_r18_gen_paste.py')[1].mask_dir == osp.join(
+    assert _pipeline(f'cam_r18_gen_{method}.py')[1].mask_dir == osp.join(
         work_dir_of('crf_gen_cam.py'), 'masks')
+    # its CAM files: the same model, train_aug's images, CAMFileHook
+    aug, cls = _cfg(f'cam_r18_gen_{method}_trainaug.py'), _cfg(
+        f'cam_r18_gen_{method}.py')
+    assert aug.model == cls.model
+    assert aug.default_hooks.cam_file.type == 'CAMFileHook'
+    assert aug.test_dataloader == _cfg(
+        'cam_r18_gen_trainaug.py').test_dataloader
 
 
 def test_paste_is_the_control_plus_paste_objects():
@@ -91,23 +107,24 @@ def test_erase_paste_erases_then_pastes():
     assert both[3:] == erase[2:] == _pipeline('cam_r18_gen_ft.py')[1:]
 
 
-def test_crf_and_irn_of_paste_read_its_stages():
-    crf = _cfg('crf_gen_paste.py')
+@pytest.mark.parametrize('method', sorted(INTERVENTION_METHODS))
+def test_crf_and_irn_of_the_method_read_its_stages(method):
+    crf = _cfg(f'crf_gen_{method}.py')
     cam = _cfg('crf_gen_cam.py')
     assert crf.model.thresholds_from_seeds.metrics == \
-        'work_dirs/cam_r18_gen_paste/test_metrics.json'
+        f'work_dirs/cam_r18_gen_{method}/test_metrics.json'
     assert crf.test_dataloader.dataset.cam_dir == \
-        'work_dirs/cam_r18_gen_paste_trainaug/cams'
+        f'work_dirs/cam_r18_gen_{method}_trainaug/cams'
     # crf_gen_cam.py's rule otherwise
     assert crf.model.thresholds_from_seeds.fg == cam.model.\
         thresholds_from_seeds.fg
     assert crf.model.thresholds_from_seeds.bg == cam.model.\
         thresholds_from_seeds.bg
-    irn = _cfg('irn_r18_gen_paste.py')
+    irn = _cfg(f'irn_r18_gen_{method}.py')
     assert irn.train_dataloader.dataset.label_dir == \
-        'work_dirs/crf_gen_paste/masks'
+        f'work_dirs/crf_gen_{method}/masks'
     assert irn.test_dataloader.dataset.cam_dir == \
-        'work_dirs/cam_r18_gen_paste_trainaug/cams'
+        f'work_dirs/cam_r18_gen_{method}_trainaug/cams'
 
 
 def test_erase_paste_through_the_dataset(voc_root, tmp_path):
