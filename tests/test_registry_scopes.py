@@ -26,23 +26,29 @@ from mmc2am.utils import find_config, list_configs
 PLACES = {
     'MODELS': [
         'CAMClassifier', 'CAMDataPreprocessor', 'BaseCAMHead',
-        'CausalCAMHead', 'ReCAMHead', 'CONTAHead', 'MultiScaleCAM', 'AdvCAM',
-        'IRNet', 'CRFConfidentLabels'
+        'CausalCAMHead', 'ReCAMHead', 'CONTAHead', 'SEAMHead',
+        'CONTASEAMHead', 'RCAHead', 'SEAMClassifier',
+        'PixelCorrelationModule', 'WOoDClassifier', 'WOoDDistanceLoss',
+        'MultiScaleCAM', 'AdvCAM', 'SEAMCAM', 'IRNet', 'BgFgBalancedCELoss',
+        'CRFConfidentLabels', 'CRFEncoderDecoder', 'MSCEncoderDecoder',
+        'ASPPV2Head'
     ],
     'DATASETS': [
         'VOCImageLevelDataset', 'CAMFileDataset', 'PseudoMaskDataset',
         'IRNAffinityDataset'
     ],
     'TRANSFORMS': [
-        'IRNRandomCrop', 'IRNRandomRescale', 'EraseObjects', 'LoadCAMFile',
-        'LoadOptionalAnnotations', 'PackCAMInputs'
+        'IRNRandomCrop', 'IRNRandomRescale', 'EraseObjects', 'PasteObjects',
+        'SEAMColorJitter', 'LoadCAMFile', 'LoadOptionalAnnotations',
+        'PackCAMInputs'
     ],
     'DATA_SAMPLERS': ['TotalBatchSampler'],
     'HOOKS': [
-        'GlobalCAMHook', 'ConfounderSetHook', 'CAMFileHook', 'MaskFileHook',
-        'EpochSeedHook', 'CAMVisualizationHook'
+        'GlobalCAMHook', 'ConfounderSetHook', 'RCAMemoryHook',
+        'WOoDCentresHook', 'CAMFileHook', 'MaskFileHook', 'EpochSeedHook',
+        'CAMVisualizationHook'
     ],
-    'METRICS': ['SeedMetric', 'PseudoMaskMetric'],
+    'METRICS': ['SeedMetric', 'PseudoMaskMetric', 'ContextSpillMetric'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['CompactOptimWrapperConstructor'],
     'VISUALIZERS': ['CAMVisualizer'],
 }
@@ -86,6 +92,23 @@ def test_components_live_in_mmc2am_registries():
             cls = reg.module_dict.get(name)
             assert cls is not None, f'{name} is not in mmc2am {kind}'
             assert cls.__module__.startswith('mmc2am.')
+
+
+def test_every_component_is_listed_here_and_in_the_readme():
+    """PLACES and the README's table of registered components name every
+    class registered in mmc2am's registries, in the README's row of its
+    registry (a new component that nobody listed fails here)."""
+    with open(osp.join(osp.dirname(__file__), '..', 'README.md')) as f:
+        rows = {line.split('|')[1].strip(' `'): line
+                for line in f if line.startswith('| `')}
+    for reg in _registry_tree():
+        if reg.scope != 'mmc2am' or not reg.module_dict:
+            continue
+        kind = next(k for k in dir(mmc2am_registry)
+                    if getattr(mmc2am_registry, k) is reg)
+        assert sorted(reg.module_dict) == sorted(PLACES.get(kind, [])), kind
+        for name in reg.module_dict:
+            assert f'`{name}`' in rows.get(kind, ''), (kind, name)
 
 
 def test_no_component_in_other_registries():
