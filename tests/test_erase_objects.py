@@ -187,16 +187,23 @@ def test_config_differs_from_the_control_by_the_transform_only():
     assert built.transforms[1].mask_dir == erase.mask_dir
 
 
-def test_one_training_iteration_through_the_dataset(voc_root, tmp_path):
-    masks = tmp_path / 'masks'
-    # the generator's masks stand in for the CRF pseudo-masks
-    shutil.copytree(osp.join(voc_root, 'SegmentationClassAug'), masks)
-    cfg = _cfg('cam_r18_gen_erase.py')
+def on_generated_data(cfg, voc_root: str, tmp_path):
+    """A generated-data config pointed at the test's data (every loader's
+    root, no label cache), working in ``tmp_path / 'work'``, from random
+    init (no start checkpoint)."""
     cfg.work_dir = str(tmp_path / 'work')
     cfg.load_from = None
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = voc_root
         cfg[key].dataset.label_cache = None
+    return cfg
+
+
+def test_one_training_iteration_through_the_dataset(voc_root, tmp_path):
+    masks = tmp_path / 'masks'
+    # the generator's masks stand in for the CRF pseudo-masks
+    shutil.copytree(osp.join(voc_root, 'SegmentationClassAug'), masks)
+    cfg = on_generated_data(_cfg('cam_r18_gen_erase.py'), voc_root, tmp_path)
     cfg.train_dataloader.dataset.pipeline[1].mask_dir = str(masks)
     cfg.train_dataloader.dataset.pipeline[1].prob = 0.5
     cfg.train_dataloader.dataset.indices = 8

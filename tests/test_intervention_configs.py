@@ -9,6 +9,7 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
+from test_erase_objects import on_generated_data
 from test_run_pipeline import PRESETS
 from test_run_pipeline import test_stages_chain_through_default_folders as _chain
 
@@ -88,12 +89,7 @@ def test_paste_is_the_control_plus_paste_objects():
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg',
                 'load_from', 'test_dataloader', 'test_evaluator'):
         assert pc[key] == ft[key], key
-    # the CAM files: the same model, train_aug
-    aug = _cfg('cam_r18_gen_paste_trainaug.py')
-    assert aug.model == pc.model
-    assert aug.default_hooks.cam_file.type == 'CAMFileHook'
-    assert aug.test_dataloader == _cfg(
-        'cam_r18_gen_trainaug.py').test_dataloader
+    # its CAM-file config: test_intervention_method_waits_for_and_reads_cams_masks
 
 
 def test_erase_paste_erases_then_pastes():
@@ -136,12 +132,8 @@ def test_erase_paste_through_the_dataset(voc_root, tmp_path):
     from mmengine.runner import Runner
 
     import mmc2am  # noqa: F401  (registers the transforms)
-    cfg = _cfg('cam_r18_gen_erase_paste.py')
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.load_from = None
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = voc_root
-        cfg[key].dataset.label_cache = None
+    cfg = on_generated_data(_cfg('cam_r18_gen_erase_paste.py'), voc_root,
+                            tmp_path)
     pipe = cfg.train_dataloader.dataset.pipeline
     gt = osp.join(voc_root, 'SegmentationClassAug')
     pipe[1].mask_dir = pipe[2].mask_dir = gt

@@ -14,6 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
+from test_erase_objects import on_generated_data
 
 import mmc2am  # noqa: F401  (registers the model, loss and hook)
 from mmc2am.engine import WOoDCentresHook
@@ -251,12 +252,7 @@ def test_training_run_sets_the_centres_from_the_first_epochs_batches(
     masks = tmp_path / 'masks'
     # the generator's masks stand in for the CRF pseudo-masks
     shutil.copytree(osp.join(voc_root, 'SegmentationClassAug'), masks)
-    cfg = _cfg()
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.load_from = None
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = voc_root
-        cfg[key].dataset.label_cache = None
+    cfg = on_generated_data(_cfg(), voc_root, tmp_path)
     cfg.train_dataloader.dataset.pipeline[1].mask_dir = str(masks)
     cfg.train_dataloader.dataset.pipeline[1].prob = 0.6
     cfg.train_dataloader.dataset.indices = 16
