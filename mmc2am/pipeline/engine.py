@@ -332,13 +332,19 @@ class Engine:
     def call(self, name: str, cmd: List[str], log_path: str,
              cwd: Optional[str] = None) -> None:
         """Run one command outside the jobs (making the data), its output
-        to ``log_path``; ``SystemExit`` when it fails."""
+        to ``log_path``, forked like the stages where it can be (the
+        forkserver then starts while it runs, not after it); ``SystemExit``
+        when it fails."""
         self.say(f'{name}: {" ".join(cmd)}')
         start = time.time()
         os.makedirs(osp.dirname(osp.abspath(log_path)), exist_ok=True)
-        with open(log_path, 'a') as log:
-            ret = subprocess.call(cmd, cwd=cwd, env=self.env(), stdout=log,
-                                  stderr=subprocess.STDOUT)
+        if self.fork and forkable(cmd):
+            ret = ForkedRun(cmd, cwd or os.getcwd(), self.env(),
+                            log_path).wait()
+        else:
+            with open(log_path, 'a') as log:
+                ret = subprocess.call(cmd, cwd=cwd, env=self.env(),
+                                      stdout=log, stderr=subprocess.STDOUT)
         if ret != 0:
             raise SystemExit(f'[{self.tag}] {name} failed (exit {ret}); see '
                              f'{log_path}')
