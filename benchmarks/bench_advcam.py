@@ -13,15 +13,20 @@ flips and ``--classes`` ground-truth classes per image. Methods:
   ``AdvCAM`` with the published settings, 27 steps, 13 at scale 0.5), the
   image's classes climbing in one batch;
 - ``advcam_per_class``: the same, one class at a time (``class_chunk=1``),
-  as the reference loops.
+  as the reference loops;
+- ``advcam_batch``: the same generator given ``--batch`` images per call
+  (a test loader's ``batch_size``): the (image, class) rows of the batch
+  climb together.
 
 Rounds alternate the methods on the same images; the median time of each is
 reported, with the ratio to ``cam`` and the number of forward+backward
-passes AdvCAM runs per image. ``advcam_per_class`` must give the same maps as
-``advcam`` (max abs difference printed).
+passes AdvCAM runs per image. ``advcam_per_class`` and ``advcam_batch`` must
+give the same maps as ``advcam`` (max abs difference printed).
 
     python benchmarks/bench_advcam.py [--size 64 64] [--images 1]
-        [--classes 2] [--rounds 1] [--config configs/advcam/advcam_r18_gen.py]
+        [--classes 2] [--rounds 1] [--batch 8]
+        [--methods cam advcam advcam_per_class advcam_batch]
+        [--config configs/advcam/advcam_r18_gen.py]
 
 (about 10 min on a shared 2-core CPU with the defaults: AdvCAM costs two
 orders of magnitude more than the CAMs it is compared with)
@@ -58,6 +63,12 @@ def main():
     parser.add_argument('--rounds', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch', type=int, default=8,
+                        help='images per call of advcam_batch')
+    parser.add_argument(
+        '--methods', nargs='+',
+        choices=('cam', 'advcam', 'advcam_per_class', 'advcam_batch'),
+        default=('cam', 'advcam', 'advcam_per_class', 'advcam_batch'))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -96,10 +107,22 @@ def main():
         sync()
         return out
 
+    def run_batched(generator):
+        out = []
+        for i in range(0, len(images), args.batch):
+            x = torch.cat(images[i:i + args.batch])
+            out += generator(model, x, [sample(lb) for lb in
+                                        labels[i:i + args.batch]])
+        sync()
+        return out
+
     methods = dict(
         cam=lambda: run(cam),
         advcam=lambda: run(advcam),
-        advcam_per_class=lambda: run(per_class))
+        advcam_per_class=lambda: run(per_class),
+        advcam_batch=lambda: run_batched(advcam))
+    methods = {k: v for k, v in methods.items()
+               if k in ('cam', 'advcam') or k in args.methods}
     run(cam)  # warm up outside the timing
     times = {k: [] for k in methods}
     outputs = {}
@@ -113,18 +136,22 @@ def main():
     n = args.images
     iters = advcam.iters
     passes = sum(iters) * args.classes * (2 if advcam.flip else 1)
-    err = max((a.high_res_cam - b.high_res_cam).abs().max().item()
-              for a, b in zip(outputs['advcam_per_class'], outputs['advcam']))
+    errs = {
+        k: max((a.high_res_cam - b.high_res_cam).abs().max().item()
+               for a, b in zip(outputs[k], outputs['advcam']))
+        for k in ('advcam_per_class', 'advcam_batch') if k in outputs}
     print(f'{type(model.backbone).__name__}-{model.backbone.depth} '
           f'({args.config}), {n} images {h}x{w}, {args.classes} classes each, '
           f'scales {advcam.scales} flip={advcam.flip}, AdvCAM '
           f'steps {tuple(iters)}: {passes} image forward+backward passes per '
           f'image; {args.device}, {torch.get_num_threads()} threads, '
-          f'{args.rounds} rounds (median)')
+          f'{args.rounds} rounds (median), advcam_batch {args.batch} '
+          f'images per call')
     for name in methods:
         print(f'  {name:17s} {med[name] / n:8.3f} s/image  '
               f'x{med[name] / med["cam"]:7.1f} vs cam')
-    print(f'  advcam_per_class vs advcam: max|diff| {err:.1e}')
+    for k, err in errs.items():
+        print(f'  {k} vs advcam: max|diff| of the maps {err:.1e}')
 
 
 if __name__ == '__main__':

@@ -255,10 +255,45 @@ def _samples(shapes, labels):
         s.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w),
                             img_id=f'img_{i}'))
         gt = torch.zeros(h, w, dtype=torch.long)
-        gt[h // 4:h // 2, w // 4:w // 2] = lb[0] + 1
+        if lb:
+            gt[h // 4:h // 2, w // 4:w // 2] = lb[0] + 1
         s.set_field(gt, 'gt_seg_map', field_type='data')
         out.append(s)
     return out
+
+
+def test_images_batched_equal_each_alone():
+    """A data batch climbs its images of one size as one batch of (image,
+    class) rows: each image's maps are those of the image alone (an image
+    without classes and one of another size, padded, in the batch)."""
+    model = build_classifier()
+    shapes = [(40, 48), (40, 48), (33, 41), (40, 48)]
+    labels = [[3, 1], [2], [0, 2], []]
+    inputs = torch.randn(4, 3, 40, 48,
+                         generator=torch.Generator().manual_seed(5))
+    gen = AdvCAM(scales=(1.0, 0.5), adv_iter=3, scale_iters=(3, 2))
+    chunked = AdvCAM(scales=(1.0, 0.5), adv_iter=3, scale_iters=(3, 2),
+                     class_chunk=2)
+    with torch.no_grad():
+        batch = gen(model, inputs, _samples(shapes, labels))
+        rows2 = chunked(model, inputs, _samples(shapes, labels))
+        alone = [gen(model, inputs[i:i + 1], _samples([hw], [lb]))[0]
+                 for i, (hw, lb) in enumerate(zip(shapes, labels))]
+    for b, c, a, (h, w), lb in zip(batch, rows2, alone, shapes, labels):
+        assert b.cam_keys.tolist() == a.cam_keys.tolist() == sorted(lb)
+        assert b.high_res_cam.shape == (len(lb), h, w)
+        for key in ('cam', 'high_res_cam'):
+            assert torch.allclose(b.get(key), a.get(key), rtol=1e-4,
+                                  atol=1e-6)
+            assert torch.allclose(c.get(key), a.get(key), rtol=1e-4,
+                                  atol=1e-6)
+    # the rows are each image's own: swapping two images swaps their maps
+    assert not torch.allclose(batch[0].high_res_cam[:1],
+                              batch[1].high_res_cam, atol=1e-3)
+    with pytest.raises(ValueError, match='class lists'):
+        gen.multi_scale_batch(model, inputs[:2], [torch.tensor([1])])
+    with pytest.raises(ValueError, match='one per class'):
+        advcam_climb(model, inputs[:2], torch.tensor([0, 1, 2]), 1)
 
 
 def test_advcam_has_the_multi_scale_cam_format():
@@ -334,7 +369,11 @@ def test_configs_are_the_published_test_mode(name, base):
     # the classifier and the data are the CAM config's
     assert cfg.model.backbone == base_cfg.model.backbone
     assert cfg.model.head == base_cfg.model.head
-    assert cfg.test_dataloader == base_cfg.test_dataloader
+    # the data are the CAM config's; the generated data's small images
+    # climb 8 to a batch (the maps do not depend on it)
+    batch = dict(cfg.test_dataloader, batch_size=1)
+    assert batch == base_cfg.test_dataloader
+    assert cfg.test_dataloader.batch_size == (8 if 'gen' in name else 1)
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     adv = model.cam_generator

@@ -148,11 +148,14 @@ def advcam_climb(model: nn.Module,
                  ad_stepsize: float = 0.08,
                  score_th: float = 0.5,
                  flip: bool = True) -> Tensor:
-    """``sum_{t<T} A^t`` of ``K`` classes climbing from one image.
+    """``sum_{t<T} A^t`` of ``K`` classes climbing from one image, or each
+    from its own image.
 
     Args:
         model (nn.Module): See :func:`advcam_step`.
-        img (Tensor): (1, 3, h, w) normalised image (one scale).
+        img (Tensor): (1, 3, h, w) normalised image (one scale), or
+            (K, 3, h, w): row k climbs towards ``targets[k]`` from its own
+            image (rows of several images in one batch).
         targets (Tensor): (K,) long, the classes.
         num_iter (int): Number of steps ``T`` (>= 1).
         ad_coeff, ad_stepsize, score_th, flip: See :func:`advcam_step`.
@@ -163,6 +166,9 @@ def advcam_climb(model: nn.Module,
     if num_iter < 1:
         raise ValueError(f'num_iter must be >= 1, got {num_iter}')
     K = targets.numel()
+    if img.shape[0] not in (1, K):
+        raise ValueError(f'{img.shape[0]} images for {K} classes: give one '
+                         f'image or one per class')
     views = [img, img.flip(-1)] if flip else [img]
     x = torch.cat([v.expand(K, -1, -1, -1) for v in views])
     total, init = 0, None

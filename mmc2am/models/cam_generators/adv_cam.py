@@ -65,8 +65,9 @@ class AdvCAM(BaseCAMGenerator):
             scale), e.g. ``(27, 13, 27, 27)`` as the reference runs.
         scale_weights (Sequence[float], optional): Weight of each scale's
             map in the sum. Defaults to 1 each.
-        class_chunk (int, optional): Climb at most this many classes in one
-            batch (memory). Defaults to all at once.
+        class_chunk (int, optional): Climb at most this many (image,
+            class) rows in one batch (memory). Defaults to all the rows of
+            the images of one size in the data batch at once.
     """
 
     def __init__(self,
@@ -108,53 +109,96 @@ class AdvCAM(BaseCAMGenerator):
         Returns:
             tuple[Tensor, Tensor]: (K, ceil(H/4), ceil(W/4)) and (K, H, W).
         """
-        H, W = img.shape[-2:]
+        strided, high_res = self.multi_scale_batch(model, img, [keys])
+        return strided[0], high_res[0]
+
+    def multi_scale_batch(self, model: nn.Module, imgs: Tensor,
+                          keys: Sequence[Tensor]
+                          ) -> Tuple[List[Tensor], List[Tensor]]:
+        """AdvCAMs of the classes of ``B`` images of one size, summed over
+        scales (not normalised).
+
+        Every (image, class) pair climbs as a row of one batch (at most
+        ``class_chunk`` rows at a time): the rows do not interact (see
+        :mod:`mmc2am.cam.advcam`), so an image's maps are those of
+        :meth:`multi_scale` on it alone, and small images share the cost
+        of each forward and backward pass.
+
+        Args:
+            model (nn.Module): See :func:`mmc2am.cam.advcam_step`.
+            imgs (Tensor): (B, 3, H, W) normalised images.
+            keys (Sequence[Tensor]): B (K_i,) long tensors, each image's
+                classes (K_i may be 0).
+
+        Returns:
+            tuple[list[Tensor], list[Tensor]]: per image
+            (K_i, ceil(H/4), ceil(W/4)) and (K_i, H, W).
+        """
+        if len(keys) != imgs.shape[0]:
+            raise ValueError(f'{imgs.shape[0]} images but {len(keys)} '
+                             f'class lists')
+        H, W = imgs.shape[-2:]
         strided_size, up_size = cam_sizes(H, W)
-        keys = torch.as_tensor(keys, dtype=torch.long, device=img.device)
-        K = keys.numel()
-        if K == 0:
-            return (img.new_zeros((0, ) + strided_size),
-                    img.new_zeros((0, H, W)))
-        chunks = keys.split(self.class_chunk or K)
+        keys = [torch.as_tensor(k, dtype=torch.long, device=imgs.device)
+                for k in keys]
+        counts = [k.numel() for k in keys]
+        R = sum(counts)
+        if R == 0:
+            return ([imgs.new_zeros((0, ) + strided_size)] * len(keys),
+                    [imgs.new_zeros((0, H, W))] * len(keys))
+        targets = torch.cat(keys)
+        owner = torch.repeat_interleave(
+            torch.arange(len(keys), device=imgs.device),
+            torch.as_tensor(counts, device=imgs.device))
+        chunks = torch.arange(R, device=imgs.device).split(
+            self.class_chunk or R)
         strided, high_res = 0, 0
         for s, n, w in zip(self.scales, self.iters, self.weights):
-            x = resize_image(img, s)
+            x = resize_image(imgs, s)
             acc = torch.cat([
-                advcam_climb(model, x, k, n, self.ad_coeff, self.ad_stepsize,
-                             self.score_th, self.flip) for k in chunks
+                advcam_climb(model, x[owner[c]], targets[c], n,
+                             self.ad_coeff, self.ad_stepsize, self.score_th,
+                             self.flip) for c in chunks
             ])[None] * w
             strided = strided + F.interpolate(
                 acc, strided_size, mode='bilinear', align_corners=False)
             high_res = high_res + F.interpolate(
                 acc, up_size, mode='bilinear',
                 align_corners=False)[..., :H, :W]
-        return strided[0], high_res[0]
+        return (list(strided[0].split(counts)),
+                list(high_res[0].split(counts)))
 
     def __call__(self, model: nn.Module, inputs: Tensor,
                  data_samples: list) -> List:
-        """See :meth:`BaseCAMGenerator.__call__`; one image at a time."""
+        """See :meth:`BaseCAMGenerator.__call__`; the images of one size
+        (the padding cropped) climb as one batch
+        (:meth:`multi_scale_batch`)."""
         check_batch(inputs, data_samples)
         self.check_image_sizes(inputs, data_samples)
         was_training = model.training
         model.eval()
         try:
             with torch.enable_grad():
+                groups = {}
                 for i, sample in enumerate(data_samples):
-                    h, w = image_size(sample, inputs)
-                    done = all(k in sample
-                               for k in ('cam', 'high_res_cam', 'cam_keys'))
-                    if done:
-                        keys = torch.as_tensor(sample.cam_keys)
-                        strided, high_res = sample.cam, sample.high_res_cam
+                    if all(k in sample
+                           for k in ('cam', 'high_res_cam', 'cam_keys')):
+                        set_cam_fields(sample,
+                                       torch.as_tensor(sample.cam_keys),
+                                       sample.cam, sample.high_res_cam, True)
                     else:
-                        keys = sample_keys(sample)
-                        # the padding cropped: an image's CAMs do not
-                        # depend on its batch
-                        strided, high_res = self.multi_scale(
-                            model, inputs[i:i + 1, :, :h, :w], keys)
-                        strided = normalize_cams(strided).float().cpu()
-                        high_res = normalize_cams(high_res).float().cpu()
-                    set_cam_fields(sample, keys, strided, high_res, done)
+                        groups.setdefault(image_size(sample, inputs),
+                                          []).append(i)
+                for (h, w), idx in groups.items():
+                    keys = [sample_keys(data_samples[i]) for i in idx]
+                    # the padding cropped: an image's CAMs do not depend on
+                    # its batch
+                    strided, high_res = self.multi_scale_batch(
+                        model, inputs[idx, :, :h, :w], keys)
+                    for i, k, s, r in zip(idx, keys, strided, high_res):
+                        set_cam_fields(data_samples[i], k,
+                                       normalize_cams(s).float().cpu(),
+                                       normalize_cams(r).float().cpu(), False)
         finally:
             model.train(was_training)
         return data_samples
