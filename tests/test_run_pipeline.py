@@ -8,7 +8,9 @@ import json
 import os
 import os.path as osp
 import re
+import signal
 import subprocess
+import time
 import traceback
 
 import pytest
@@ -532,6 +534,11 @@ TINY = [
 ]
 
 
+# what the subprocess run of tools/run_pipeline.py was allowed: a hung
+# stage fails its test instead of running into CI's limit
+MAIN_TIMEOUT = 600
+
+
 def _main(argv: list) -> subprocess.CompletedProcess:
     """``python tools/run_pipeline.py argv`` run in this process: its exit
     code and what it printed (stdout and stderr together, as ``stdout``).
@@ -539,11 +546,20 @@ def _main(argv: list) -> subprocess.CompletedProcess:
     Its stages are forked from :mod:`mmc2am.pipeline.launcher`'s
     forkserver exactly as from a fresh interpreter; running the driver
     itself here saves a start of the stack per run and lets this worker's
-    runs share one forkserver (started once, 6 s of a CPU each time)."""
+    runs share one forkserver (started once, 6 s of a CPU each time).
+    Past ``MAIN_TIMEOUT`` seconds (SIGALRM) it stops with a TimeoutError,
+    reported as exit code 1."""
     out = io.StringIO()
     code = 0
     cwd = os.getcwd()
+
+    def timeout(signum, frame):
+        raise TimeoutError(f'tools/run_pipeline.py {" ".join(argv)}: still '
+                           f'running after {MAIN_TIMEOUT} s')
+
     os.chdir(REPO)  # where the subprocess ran (contextlib.chdir: 3.11+)
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(MAIN_TIMEOUT)
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
             rp.main(list(argv))
@@ -556,8 +572,23 @@ def _main(argv: list) -> subprocess.CompletedProcess:
             traceback.print_exc()
             code = 1
         finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
             os.chdir(cwd)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), '')
+
+
+def test_a_hung_run_in_this_process_fails_at_the_timeout(monkeypatch):
+    """_main keeps the subprocess's limit: a run still going at
+    MAIN_TIMEOUT fails with exit 1 and says so; the alarm is cleared."""
+    monkeypatch.setattr(rp, 'main', lambda argv: time.sleep(20))
+    monkeypatch.setitem(globals(), 'MAIN_TIMEOUT', 1)
+    start = time.monotonic()
+    ret = _main(['--methods', 'cam'])
+    assert time.monotonic() - start < 10
+    assert ret.returncode == 1
+    assert 'still running after 1 s' in ret.stdout
+    assert signal.alarm(0) == 0  # nothing left pending
 
 
 @pytest.fixture(scope='module')
