@@ -77,7 +77,6 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from mmc2am import pipeline  # noqa: E402
-from mmc2am.pipeline.launcher import ForkedRun  # noqa: E402
 from mmc2am.utils.io import atomic_open  # noqa: E402
 
 
@@ -293,12 +292,10 @@ class Pipeline:
         log = self.path('figure.log')
         if osp.exists(log):
             os.remove(log)
-        # forked like the stages (mmc2am.pipeline.launcher): no second
-        # start of the stack
-        ret = ForkedRun(cmd, os.getcwd(), self.engine.env(), log).wait()
-        if ret != 0:
-            raise SystemExit(f'[pipeline] the figure failed (exit {ret}); '
-                             f'see {self.path("figure.log")}')
+        # run as the data step is: forked like the stages (no second start
+        # of the stack), a new interpreter under --no-fork; SystemExit
+        # naming figure.log when it fails
+        self.engine.call('figure', cmd, log)
         self.engine.say(f'figure: {out}')
 
 
