@@ -287,7 +287,7 @@ def test_images_batched_equal_each_alone():
                                   atol=1e-6)
             assert torch.allclose(c.get(key), a.get(key), rtol=1e-4,
                                   atol=1e-6)
-    # the rows are each image's own: swapping two images swaps their maps
+    # each image gets its own rows: images 0 and 1 differ
     assert not torch.allclose(batch[0].high_res_cam[:1],
                               batch[1].high_res_cam, atol=1e-3)
     with pytest.raises(ValueError, match='class lists'):
